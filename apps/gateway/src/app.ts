@@ -1,0 +1,82 @@
+/**
+ * The gateway as a Hono app, built by a factory so tests drive it in process
+ * with `app.request()`; `server.ts` binds it to a port.
+ */
+import { Hono, type Context } from 'hono';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config.js';
+import { HttpError } from './http-error.js';
+import type { GatewayMetrics } from './metrics.js';
+import { createSubmitHandler, rawPath, SUBMIT_PREFIX } from './routes/submit.js';
+import type { SubmissionSink } from './submission-sink.js';
+
+export interface GatewayDependencies {
+  readonly config: GatewayConfig;
+  readonly sink: SubmissionSink;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  readonly nowMs?: () => number;
+  readonly remoteAddress?: (c: Context) => string | undefined;
+  /** Prometheus text for /metrics (cluster-wide when clustered); defaults to this process's registry. */
+  readonly metricsText?: () => Promise<string>;
+}
+
+export function createGatewayApp(deps: GatewayDependencies): Hono {
+  const { config, metrics, logger } = deps;
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    if (error instanceof HttpError) {
+      for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+      return c.text(error.message, error.status as 400);
+    }
+    logger.error({ err: error, path: c.req.path }, 'unhandled gateway error');
+    return c.text('Internal server error', 500);
+  });
+  app.notFound((c) => c.text('Not found', 404));
+
+  // Count every submission answer by status (after onError has mapped it).
+  app.use('/submit/*', async (c, next) => {
+    await next();
+    metrics.responses.inc({ status: String(c.res.status) });
+  });
+
+  // Limits that apply before routing: an over-long path (414) and an
+  // over-long header value (431) are refused whatever the route.
+  app.use(async (c, next) => {
+    const path = rawPath(c.req.url);
+    if (Buffer.byteLength(path) > config.maxPathBytes) {
+      if (config.oversizeStatus === 202 && path.startsWith(SUBMIT_PREFIX)) return c.text('Discarded: too large', 202);
+      throw new HttpError(414, `Path over ${config.maxPathBytes} bytes`);
+    }
+    for (const [name, value] of c.req.raw.headers) {
+      if (Buffer.byteLength(value) > config.maxHeaderBytes) {
+        throw new HttpError(431, `Header ${name} over ${config.maxHeaderBytes} bytes`);
+      }
+    }
+    await next();
+    return undefined;
+  });
+
+  app.get('/status', (c) => c.text('OK'));
+  app.get('/ready', (c) => (deps.sink.isReady() ? c.text('Ready') : c.text('Not connected to RabbitMQ', 503)));
+  if (config.metricsPort === undefined) {
+    const metricsText = deps.metricsText ?? (() => metrics.registry.metrics());
+    app.get('/metrics', async (c) => c.text(await metricsText(), 200, { 'Content-Type': metrics.registry.contentType }));
+  }
+  for (const path of ['/status', '/ready', '/metrics']) {
+    app.all(path, (c) => c.text('Method not allowed', 405, { Allow: 'GET, HEAD' }));
+  }
+
+  const submit = createSubmitHandler({
+    config,
+    sink: deps.sink,
+    metrics,
+    nowMs: deps.nowMs ?? Date.now,
+    remoteAddress: deps.remoteAddress ?? (() => undefined),
+  });
+  app.on(['POST', 'PUT'], [`${SUBMIT_PREFIX}*`, '/submit/telemetry'], submit);
+  app.all(`${SUBMIT_PREFIX}*`, (c) => c.text('Method not allowed', 405, { Allow: 'POST, PUT' }));
+  app.all('/submit/telemetry', (c) => c.text('Method not allowed', 405, { Allow: 'POST, PUT' }));
+  return app;
+}

@@ -1,0 +1,76 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { parseEnv, type Env } from '@telemetry/shared/config/env';
+import { booleanField, durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
+import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
+
+const gatewayEnvSchema = z.object({
+  ...topologyEnvShape,
+  PORT: integerField(8080, { min: 0, max: 65_535 }),
+  HOST: z.string().default('0.0.0.0'),
+  /** When set, /metrics is served on this port only (keep it off the public one). */
+  METRICS_PORT: integerField(0, { min: 0, max: 65_535 }),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  MAX_BODY_BYTES: sizeBytesField('1MiB'),
+  MAX_PATH_BYTES: sizeBytesField('10KiB'),
+  MAX_HEADER_BYTES: sizeBytesField('1KiB'),
+  /** 413 (edge specification) or 202 (the 2013 server: accept and discard so broken clients stop resending). */
+  OVERSIZE_STATUS: z.enum(['413', '202']).default('413').transform(Number),
+  STORE_CLIENT_IP: booleanField(false),
+  TRUST_PROXY: booleanField(false),
+  MAX_INFLIGHT_PUBLISHES: integerField(1_000),
+  CONFIRM_TIMEOUT: durationMsField('5s'),
+  RETRY_AFTER: durationMsField('5s'),
+  GATEWAY_PROCESSES: integerField(os.availableParallelism(), { min: 1, max: 256 }),
+  REQUEST_TIMEOUT: durationMsField('30s'),
+  HEADERS_TIMEOUT: durationMsField('10s'),
+  SHUTDOWN_TIMEOUT: durationMsField('10s'),
+});
+
+export interface GatewayConfig {
+  readonly amqpUrl: string;
+  readonly topology: Topology;
+  readonly port: number;
+  readonly host: string;
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
+  readonly maxBodyBytes: number;
+  readonly maxPathBytes: number;
+  readonly maxHeaderBytes: number;
+  readonly oversizeStatus: 413 | 202;
+  readonly storeClientIp: boolean;
+  readonly trustProxy: boolean;
+  readonly maxInFlightPublishes: number;
+  readonly confirmTimeoutMs: number;
+  readonly retryAfterSeconds: number;
+  readonly processes: number;
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Parses the gateway's environment; a bad value throws ConfigError naming the variable. */
+export function parseGatewayConfig(env: Env): GatewayConfig {
+  const parsed = parseEnv(gatewayEnvSchema, env);
+  return {
+    amqpUrl: parsed.AMQP_URL,
+    topology: topologyFromEnv(parsed),
+    port: parsed.PORT,
+    host: parsed.HOST,
+    metricsPort: parsed.METRICS_PORT === 0 ? undefined : parsed.METRICS_PORT,
+    metricsHost: parsed.METRICS_HOST,
+    maxBodyBytes: parsed.MAX_BODY_BYTES,
+    maxPathBytes: parsed.MAX_PATH_BYTES,
+    maxHeaderBytes: parsed.MAX_HEADER_BYTES,
+    oversizeStatus: parsed.OVERSIZE_STATUS === 202 ? 202 : 413,
+    storeClientIp: parsed.STORE_CLIENT_IP,
+    trustProxy: parsed.TRUST_PROXY,
+    maxInFlightPublishes: parsed.MAX_INFLIGHT_PUBLISHES,
+    confirmTimeoutMs: parsed.CONFIRM_TIMEOUT,
+    retryAfterSeconds: Math.max(1, Math.ceil(parsed.RETRY_AFTER / 1000)),
+    processes: parsed.GATEWAY_PROCESSES,
+    requestTimeoutMs: parsed.REQUEST_TIMEOUT,
+    headersTimeoutMs: parsed.HEADERS_TIMEOUT,
+    shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT,
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * POST/PUT /submit/telemetry/{docId}[/{reason}/{appName}/{appVersion}/{appUpdateChannel}/{appBuildID}]
+ * The body is forwarded as received (never parsed here); 200 only once
+ * RabbitMQ confirmed it. Every 4xx is final for clients, so 4xx only for
+ * requests that can never succeed (SPEC 2).
+ */
+import type { Context } from 'hono';
+import { FORWARDED_HEADERS, urlDimensionsFromPath, type ForwardedHeader } from '@telemetry/shared/amqp/submission-message';
+import { isValidDocId } from '@telemetry/shared/doc-id';
+import { TransientError } from '@telemetry/shared/errors';
+import type { GatewayConfig } from '../config.js';
+import { HttpError } from '../http-error.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { SubmissionSink } from '../submission-sink.js';
+
+export const SUBMIT_PREFIX = '/submit/telemetry/';
+
+export interface SubmitDependencies {
+  readonly config: GatewayConfig;
+  readonly sink: SubmissionSink;
+  readonly metrics: GatewayMetrics;
+  readonly nowMs: () => number;
+  /** The peer address of the request (undefined in in-process tests). */
+  readonly remoteAddress: (c: Context) => string | undefined;
+}
+
+/** Thrown for an oversize body or path when OVERSIZE_STATUS=202 (discarded, answered 202). */
+class DiscardedOversize extends Error {}
+
+export function createSubmitHandler(deps: SubmitDependencies) {
+  const { config } = deps;
+  const oversize = (status: 413 | 414, message: string): Error =>
+    config.oversizeStatus === 202 ? new DiscardedOversize(message) : new HttpError(status, message);
+
+  return async (c: Context): Promise<Response> => {
+    try {
+      return await handle(c);
+    } catch (error) {
+      if (error instanceof DiscardedOversize) return c.text('Discarded: too large', 202);
+      throw error;
+    }
+  };
+
+  async function handle(c: Context): Promise<Response> {
+    const path = rawPath(c.req.url).slice(SUBMIT_PREFIX.length);
+    const parts = path.split('/');
+    if (parts.length !== 1 && parts.length !== 6) {
+      throw new HttpError(400, 'Path must be /submit/telemetry/{docId} or /submit/telemetry/{docId}/{reason}/{appName}/{appVersion}/{appUpdateChannel}/{appBuildID}');
+    }
+    const docId = parts[0] ?? '';
+    if (!isValidDocId(docId)) throw new HttpError(400, 'docId must be 1 to 100 characters of [A-Za-z0-9-]');
+
+    const body = await readBody(c, config.maxBodyBytes, oversize);
+    const clientHeaders: Partial<Record<ForwardedHeader, string>> = {};
+    for (const name of FORWARDED_HEADERS) {
+      const value = c.req.header(name);
+      if (value !== undefined) clientHeaders[name] = value;
+    }
+    const contentEncoding = c.req.header('content-encoding');
+    const submission = {
+      docId,
+      path,
+      urlDimensions: urlDimensionsFromPath(path),
+      receivedAtMs: deps.nowMs(),
+      contentEncoding,
+      clientHeaders,
+      clientIp: config.storeClientIp ? clientIp(c) : undefined,
+      body,
+    };
+    const stopTimer = deps.metrics.publishSeconds.startTimer();
+    try {
+      await deps.sink.publish(submission);
+    } catch (error) {
+      if (error instanceof TransientError) {
+        throw new HttpError(503, `Service unavailable: ${error.message}`, { 'Retry-After': String(config.retryAfterSeconds) });
+      }
+      throw error;
+    } finally {
+      stopTimer();
+    }
+    deps.metrics.bodyBytes.inc(body.length);
+    return c.text('OK', 200);
+  }
+
+  function clientIp(c: Context): string | undefined {
+    if (config.trustProxy) {
+      const forwarded = c.req.header('x-forwarded-for');
+      const first = forwarded?.split(',')[0]?.trim();
+      if (first) return first;
+    }
+    return deps.remoteAddress(c);
+  }
+}
+
+/** The path exactly as sent (not percent-decoded), without the query string. */
+export function rawPath(url: string): string {
+  const afterScheme = url.indexOf('://');
+  const pathStart = afterScheme < 0 ? 0 : url.indexOf('/', afterScheme + 3);
+  if (pathStart < 0) return '/';
+  const queryStart = url.indexOf('?', pathStart);
+  const hashStart = url.indexOf('#', pathStart);
+  let end = url.length;
+  if (queryStart >= 0) end = queryStart;
+  if (hashStart >= 0 && hashStart < end) end = hashStart;
+  return url.slice(pathStart, end);
+}
+
+/** Reads the body with a hard cap; the length checks of SPEC 2 (411, 400, 413). */
+async function readBody(
+  c: Context,
+  maxBytes: number,
+  oversize: (status: 413, message: string) => Error,
+): Promise<Buffer> {
+  const lengthHeader = c.req.header('content-length');
+  const chunked = c.req.header('transfer-encoding') !== undefined;
+  if (lengthHeader === undefined && !chunked) throw new HttpError(411, 'Content-Length required');
+  if (lengthHeader !== undefined) {
+    if (!/^\d+$/.test(lengthHeader)) throw new HttpError(400, 'Invalid Content-Length');
+    const declared = Number(lengthHeader);
+    if (declared === 0) throw new HttpError(400, 'Empty body');
+    if (declared > maxBytes) throw oversize(413, `Body over ${maxBytes} bytes`);
+  }
+  const stream = c.req.raw.body;
+  if (!stream) throw new HttpError(400, 'Empty body');
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw oversize(413, `Body over ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  if (total === 0) throw new HttpError(400, 'Empty body');
+  return Buffer.concat(chunks, total);
+}

@@ -1,0 +1,160 @@
+import { gzipSync } from 'node:zlib';
+import type { Submission } from '@telemetry/shared/amqp/submission-message';
+import { BrokerUnavailableError, PublishBackpressureError } from '@telemetry/shared/amqp/confirm-publisher';
+import { silentLogger } from '@telemetry/shared/logger';
+import { describe, expect, it } from 'vitest';
+import { createGatewayApp } from '../src/app.js';
+import { parseGatewayConfig } from '../src/config.js';
+import { createGatewayMetrics } from '../src/metrics.js';
+import type { SubmissionSink } from '../src/submission-sink.js';
+
+/** An in-memory sink: records what the gateway hands over (the AMQP one is tested against RabbitMQ). */
+class RecordingSink implements SubmissionSink {
+  readonly published: Submission[] = [];
+  ready = true;
+  failWith: Error | undefined;
+  isReady(): boolean {
+    return this.ready;
+  }
+  async publish(submission: Submission): Promise<void> {
+    await Promise.resolve();
+    if (this.failWith) throw this.failWith;
+    this.published.push(submission);
+  }
+}
+
+const DOC_ID = '17caa68c-2c50-4f5c-a36b-a0d7e0cd8d55';
+const FULL_PATH = `/submit/telemetry/${DOC_ID}/idle-daily/Firefox/23.0.1/release/20130814063812`;
+
+function setup(env: Record<string, string> = {}) {
+  const sink = new RecordingSink();
+  const config = parseGatewayConfig({ MAX_BODY_BYTES: '1000', ...env });
+  const app = createGatewayApp({
+    config,
+    sink,
+    metrics: createGatewayMetrics({ defaultMetrics: false }),
+    logger: silentLogger,
+    nowMs: () => Date.UTC(2013, 8, 10, 12),
+    remoteAddress: () => '10.1.2.3',
+  });
+  const send = (path: string, body: Uint8Array | string | undefined, init: { method?: string; headers?: Record<string, string> } = {}) => {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const headers: Record<string, string> = { ...(bytes ? { 'content-length': String(bytes.length) } : {}), ...init.headers };
+    return app.request(path, { method: init.method ?? 'POST', headers, ...(bytes ? { body: bytes } : {}) });
+  };
+  return { app, sink, send };
+}
+
+describe('gateway submission API', () => {
+  it('accepts the 6-component Firefox URL and forwards the body bytes untouched with metadata', async () => {
+    const { sink, send } = setup();
+    const body = gzipSync('{"ver":1}');
+    const response = await send(`${FULL_PATH}?v=4`, body, {
+      headers: { 'content-encoding': 'gzip', 'user-agent': 'Firefox/23', dnt: '1', 'x-pingsender-version': '1.0', cookie: 'no' },
+    });
+    expect(response.status).toBe(200);
+    expect(sink.published).toHaveLength(1);
+    const published = sink.published[0];
+    expect(published?.docId).toBe(DOC_ID);
+    expect(published?.body.equals(body)).toBe(true);
+    expect(published?.contentEncoding).toBe('gzip');
+    expect(published?.urlDimensions).toEqual({
+      reason: 'idle-daily',
+      appName: 'Firefox',
+      appVersion: '23.0.1',
+      appUpdateChannel: 'release',
+      appBuildID: '20130814063812',
+    });
+    expect(published?.clientHeaders).toEqual({ 'user-agent': 'Firefox/23', dnt: '1', 'x-pingsender-version': '1.0' });
+    expect(published?.receivedAtMs).toBe(Date.UTC(2013, 8, 10, 12));
+    expect(published?.clientIp).toBeUndefined();
+  });
+
+  it('accepts PUT and the docId-only form', async () => {
+    const { sink, send } = setup();
+    expect((await send(`/submit/telemetry/${DOC_ID}`, '{}', { method: 'PUT' })).status).toBe(200);
+    expect(sink.published[0]?.urlDimensions).toBeUndefined();
+  });
+
+  it.each([
+    ['/submit/telemetry/', 400],
+    ['/submit/telemetry', 400],
+    [`/submit/telemetry/${DOC_ID}/idle-daily/Firefox`, 400],
+    [`${FULL_PATH}/extra`, 400],
+    ['/submit/telemetry/bad_id!', 400],
+    [`/submit/telemetry/${'a'.repeat(101)}`, 400],
+    ['/submit/other/abc', 404],
+    ['/', 404],
+  ])('%s -> %i and nothing is enqueued', async (path, status) => {
+    const { sink, send } = setup();
+    expect((await send(path, '{}')).status).toBe(status);
+    expect(sink.published).toHaveLength(0);
+  });
+
+  it('answers 405 with Allow for other methods', async () => {
+    const { send } = setup();
+    const response = await send(`/submit/telemetry/${DOC_ID}`, undefined, { method: 'GET' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST, PUT');
+    expect((await send('/status', '{}', { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it('enforces the body limits: 411, 400, 413', async () => {
+    const { sink, send, app } = setup();
+    expect((await app.request(`/submit/telemetry/${DOC_ID}`, { method: 'POST' })).status).toBe(411);
+    expect((await send(`/submit/telemetry/${DOC_ID}`, '')).status).toBe(400);
+    expect((await send(`/submit/telemetry/${DOC_ID}`, 'x'.repeat(1001))).status).toBe(413);
+    // A lying Content-Length does not get past the cap either.
+    const lying = await app.request(`/submit/telemetry/${DOC_ID}`, {
+      method: 'POST',
+      headers: { 'transfer-encoding': 'chunked' },
+      body: Buffer.alloc(5000, 1),
+    });
+    expect(lying.status).toBe(413);
+    expect(sink.published).toHaveLength(0);
+    expect((await send(`/submit/telemetry/${DOC_ID}`, 'x'.repeat(1000))).status).toBe(200);
+  });
+
+  it('refuses an over-long path with 414 and an over-long header value with 431', async () => {
+    const { send } = setup();
+    expect((await send(`/submit/telemetry/${'a'.repeat(11 * 1024)}`, '{}')).status).toBe(414);
+    expect((await send(`/submit/telemetry/${DOC_ID}`, '{}', { headers: { 'user-agent': 'u'.repeat(1025) } })).status).toBe(431);
+  });
+
+  it('answers 202 and discards oversize bodies and paths when OVERSIZE_STATUS=202', async () => {
+    const { sink, send } = setup({ OVERSIZE_STATUS: '202' });
+    expect((await send(`/submit/telemetry/${DOC_ID}`, 'x'.repeat(1001))).status).toBe(202);
+    expect((await send(`/submit/telemetry/${'a'.repeat(11 * 1024)}`, '{}')).status).toBe(202);
+    expect(sink.published).toHaveLength(0);
+  });
+
+  it('answers 503 with Retry-After when the broker cannot take the message', async () => {
+    const { sink, send } = setup({ RETRY_AFTER: '7s' });
+    for (const failure of [new BrokerUnavailableError('down'), new PublishBackpressureError('full')]) {
+      sink.failWith = failure;
+      const response = await send(`/submit/telemetry/${DOC_ID}`, '{}');
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('7');
+    }
+  });
+
+  it('stores the client IP only when asked, trusting X-Forwarded-For only behind a proxy', async () => {
+    const direct = setup({ STORE_CLIENT_IP: 'true' });
+    await direct.send(`/submit/telemetry/${DOC_ID}`, '{}', { headers: { 'x-forwarded-for': '1.1.1.1' } });
+    expect(direct.sink.published[0]?.clientIp).toBe('10.1.2.3');
+    const proxied = setup({ STORE_CLIENT_IP: 'true', TRUST_PROXY: 'true' });
+    await proxied.send(`/submit/telemetry/${DOC_ID}`, '{}', { headers: { 'x-forwarded-for': '1.1.1.1, 10.0.0.1' } });
+    expect(proxied.sink.published[0]?.clientIp).toBe('1.1.1.1');
+  });
+
+  it('serves /status, /ready and /metrics', async () => {
+    const { app, sink, send } = setup();
+    expect(await (await app.request('/status')).text()).toBe('OK');
+    expect((await app.request('/ready')).status).toBe(200);
+    sink.ready = false;
+    expect((await app.request('/ready')).status).toBe(503);
+    await send(`/submit/telemetry/${DOC_ID}`, '{}');
+    const metrics = await (await app.request('/metrics')).text();
+    expect(metrics).toContain('telemetry_gateway_submissions_total{status="200"} 1');
+  });
+});

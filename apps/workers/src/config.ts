@@ -1,0 +1,106 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
+import { conversionEnvShape } from '@telemetry/shared/config/domain';
+import { parseEnv, type Env } from '@telemetry/shared/config/env';
+import { durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
+
+const workersEnvSchema = z.object({
+  ...topologyEnvShape,
+  ...conversionEnvShape,
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  STORAGE_DIR: z.string().default('./var/storage'),
+  ERRORS_DIR: z.string().default('./var/errors'),
+  WORKERS: integerField(os.availableParallelism(), { min: 1, max: 256 }),
+  MAX_FILE_BYTES: sizeBytesField('64MiB'),
+  MAX_FILE_AGE: durationMsField('5m'),
+  COMPRESSION: z.enum(['gzip', 'zstd', 'xz', 'none']).default('gzip'),
+  DEDUP_TTL: durationMsField('24h'),
+  DEDUP_PREFIX: z.string().default('telemetry:dedup:'),
+  CLAIM_LEASE: durationMsField('60s'),
+  PREFETCH: integerField(500),
+  BATCH_SIZE: integerField(200),
+  BATCH_MAX_WAIT: durationMsField('50ms'),
+  HOLD_RECHECK: durationMsField('500ms'),
+  RETRY_MAX_ATTEMPTS: integerField(20),
+  /** Identifies this host in writer ids (default: the hostname). */
+  WORKER_HOST_ID: z.string().regex(/^[A-Za-z0-9_]{1,32}$/, 'only [A-Za-z0-9_], at most 32').optional(),
+  /** This process's slot in the pool (set by the pool; 0 when run alone). */
+  WORKER_SLOT: integerField(0, { min: 0, max: 10_000 }),
+  METRICS_PORT: integerField(0, { min: 0, max: 65_535 }),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  SHUTDOWN_TIMEOUT: durationMsField('30s'),
+});
+
+export type WorkersEnv = z.output<typeof workersEnvSchema>;
+
+export interface WorkersConfig {
+  readonly amqpUrl: string;
+  readonly topology: Topology;
+  readonly redisUrl: string;
+  readonly storageDir: string;
+  readonly errorsDir: string;
+  readonly schemaFile: string;
+  readonly hgServer: string;
+  readonly revisionCacheDir: string;
+  readonly maxUncompressedBytes: number;
+  readonly workers: number;
+  readonly maxFileBytes: number;
+  readonly maxFileAgeMs: number;
+  readonly compression: 'gzip' | 'zstd' | 'xz' | 'none';
+  readonly dedupTtlMs: number;
+  readonly dedupPrefix: string;
+  readonly claimLeaseMs: number;
+  readonly prefetch: number;
+  readonly batchSize: number;
+  readonly batchMaxWaitMs: number;
+  readonly holdRecheckMs: number;
+  readonly retryMaxAttempts: number;
+  readonly hostId: string;
+  readonly slot: number;
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Parses the workers' environment; a bad value throws ConfigError naming the variable. */
+export function parseWorkersConfig(env: Env): WorkersConfig {
+  const e = parseEnv(workersEnvSchema, env);
+  return {
+    amqpUrl: e.AMQP_URL,
+    topology: topologyFromEnv(e),
+    redisUrl: e.REDIS_URL,
+    storageDir: e.STORAGE_DIR,
+    errorsDir: e.ERRORS_DIR,
+    schemaFile: e.SCHEMA_FILE,
+    hgServer: e.HG_SERVER,
+    revisionCacheDir: e.REVISION_CACHE_DIR,
+    maxUncompressedBytes: e.MAX_UNCOMPRESSED,
+    workers: e.WORKERS,
+    maxFileBytes: e.MAX_FILE_BYTES,
+    maxFileAgeMs: e.MAX_FILE_AGE,
+    compression: e.COMPRESSION,
+    dedupTtlMs: e.DEDUP_TTL,
+    dedupPrefix: e.DEDUP_PREFIX,
+    claimLeaseMs: e.CLAIM_LEASE,
+    prefetch: Math.max(e.PREFETCH, e.BATCH_SIZE),
+    batchSize: e.BATCH_SIZE,
+    batchMaxWaitMs: e.BATCH_MAX_WAIT,
+    holdRecheckMs: e.HOLD_RECHECK,
+    retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
+    hostId: e.WORKER_HOST_ID ?? os.hostname().replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32),
+    slot: e.WORKER_SLOT,
+    metricsPort: e.METRICS_PORT === 0 ? undefined : e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+  };
+}
+
+/**
+ * The writer id: unique per host and pool slot, so processes on one or many
+ * hosts never share a file, and a restarted slot finishes (never appends to)
+ * the files its crashed predecessor left. Only [A-Za-z0-9_] (it is part of file names).
+ */
+export function writerIdFor(config: Pick<WorkersConfig, 'hostId' | 'slot'>): string {
+  return `${config.hostId}_w${config.slot}`;
+}

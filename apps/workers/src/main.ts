@@ -1,0 +1,49 @@
+/**
+ * `npm run workers`: WORKERS worker processes on this host (node:cluster),
+ * each with its own writer id (host + slot). A crashed process is restarted
+ * with backoff; SIGTERM/SIGINT stops all gracefully and exits 0.
+ * With WORKERS=1 the worker runs in this process.
+ */
+import cluster from 'node:cluster';
+import { ConfigError } from '@telemetry/shared/config/env';
+import { createLogger } from '@telemetry/shared/logger';
+import { CONFIG_ERROR_EXIT_CODE, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { parseWorkersConfig, type WorkersConfig } from './config.js';
+import { startWorker } from './worker.js';
+import { WriterIdTakenError } from './writer-lock.js';
+
+process.title = 'telemetry-worker';
+const logger = createLogger('worker');
+
+let config: WorkersConfig;
+try {
+  config = parseWorkersConfig(process.env);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    logger.fatal(error.message);
+    process.exit(CONFIG_ERROR_EXIT_CODE);
+  }
+  throw error;
+}
+
+if (cluster.isPrimary && config.workers > 1) {
+  const pool = startClusterPool({
+    count: config.workers,
+    logger,
+    fatalExitCode: CONFIG_ERROR_EXIT_CODE,
+    envForSlot: (slot) => ({ WORKER_SLOT: String(slot), WORKERS: '1' }),
+  });
+  logger.info({ workers: config.workers }, 'worker pool started');
+  stopOnSignals(logger, () => pool.stop());
+} else {
+  try {
+    const worker = await startWorker(config, logger);
+    stopOnSignals(logger, () => worker.stop());
+  } catch (error) {
+    if (error instanceof WriterIdTakenError) {
+      logger.fatal(error.message);
+      process.exit(CONFIG_ERROR_EXIT_CODE);
+    }
+    throw error;
+  }
+}

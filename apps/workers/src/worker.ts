@@ -1,0 +1,115 @@
+/**
+ * One worker process: consume `telemetry.persist`, convert, dedup, persist
+ * with fsync, acknowledge. Started alone (`WORKER_SLOT`, default 0) or by the
+ * pool in main.ts. Graceful shutdown: stop consuming, finish the batch in
+ * hand, acknowledge, finish and compress files, exit 0.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { convertSubmission, type ConversionContext } from '@telemetry/shared/conversion/submission';
+import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
+import { createRedis } from '@telemetry/shared/redis';
+import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
+import { ErrorStoreWriter } from '@telemetry/shared/storage/error-store';
+import { PartitionedWriter } from '@telemetry/shared/storage/writer';
+import { processBatch } from './batch.js';
+import { writerIdFor, type WorkersConfig } from './config.js';
+import { RedisDedupStore } from './dedup/redis-dedup-store.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { PersistConsumer } from './persist-consumer.js';
+import { lockWriterId } from './writer-lock.js';
+
+export interface RunningWorker {
+  readonly writerId: string;
+  readonly consumer: PersistConsumer;
+  readonly storage: PartitionedWriter;
+  readonly errorStore: ErrorStoreWriter;
+  readonly metrics: WorkerMetrics;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(config: WorkersConfig, logger: Logger): Promise<RunningWorker> {
+  const writerId = writerIdFor(config);
+  const log = logger.child({ writerId });
+  const unlock = await lockWriterId(config.storageDir, writerId);
+  const metrics = createWorkerMetrics();
+
+  const writerOptions = { writerId, maxFileBytes: config.maxFileBytes, maxFileAgeMs: config.maxFileAgeMs, compression: config.compression, logger: log };
+  const storage = new PartitionedWriter({ rootDir: config.storageDir, ...writerOptions });
+  const errorStore = new ErrorStoreWriter({ rootDir: config.errorsDir, ...writerOptions });
+  const recovered = await Promise.all([storage.recover(), errorStore.recover()]);
+  log.info({ recovered }, 'finished files left by an earlier run of this writer');
+
+  const context: ConversionContext = {
+    revisions: new RevisionCache({ hgServer: config.hgServer, cacheDir: config.revisionCacheDir, logger: log }),
+    schema: await loadDimensionSchema(config.schemaFile),
+    maxUncompressedBytes: config.maxUncompressedBytes,
+  };
+  const redis = createRedis(config.redisUrl, log, { name: `telemetry-worker ${writerId}` });
+  const dedup = new RedisDedupStore(redis, config.dedupPrefix);
+
+  const consumer = new PersistConsumer({
+    url: config.amqpUrl,
+    topology: config.topology,
+    prefetch: config.prefetch,
+    batchSize: config.batchSize,
+    batchMaxWaitMs: config.batchMaxWaitMs,
+    holdRecheckMs: config.holdRecheckMs,
+    logger: log,
+    connectionName: `telemetry-worker ${writerId}`,
+    process: (deliveries, retries) =>
+      processBatch(deliveries, {
+        dedup,
+        owner: writerId,
+        claimLeaseMs: config.claimLeaseMs,
+        dedupTtlMs: config.dedupTtlMs,
+        maxAttempts: config.retryMaxAttempts,
+        convert: (submission) => convertSubmission(submission, context),
+        storage,
+        errorStore,
+        retries,
+        logger: log,
+      }),
+    onOutcome: (outcome) => metrics.record(outcome),
+    onTransientFailure: () => metrics.transientFailures.inc(),
+  });
+  consumer.start();
+
+  // Files open longer than MAX_FILE_AGE are finished even when no record arrives.
+  const rotationTimer = setInterval(
+    () => {
+      void Promise.all([storage.rotateExpired(), errorStore.rotateExpired()]).catch((error: unknown) =>
+        log.warn({ err: error }, 'rotation failed; retried on the next tick'),
+      );
+      metrics.pendingCompressions.set(storage.pendingCompressions + errorStore.pendingCompressions);
+    },
+    Math.max(250, Math.min(10_000, config.maxFileAgeMs / 4)),
+  );
+
+  let metricsServer: ServerType | undefined;
+  if (config.metricsPort !== undefined) {
+    const app = new Hono();
+    app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+    app.get('/ready', (c) => (consumer.isConnected() ? c.text('Ready') : c.text('Not connected', 503)));
+    metricsServer = serve({ fetch: app.fetch, port: config.metricsPort + config.slot, hostname: config.metricsHost });
+  }
+
+  return {
+    writerId,
+    consumer,
+    storage,
+    errorStore,
+    metrics,
+    async stop() {
+      log.info('worker stopping: no new messages, finishing the batch in hand');
+      clearInterval(rotationTimer);
+      await consumer.stop();
+      await Promise.all([storage.close(), errorStore.close()]);
+      redis.disconnect();
+      metricsServer?.close();
+      await unlock();
+      log.info('worker stopped');
+    },
+  };
+}

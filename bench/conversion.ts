@@ -1,0 +1,79 @@
+/**
+ * Full conversion of the real Firefox 23 ping (gunzip -> strict UTF-8 ->
+ * parse -> convert 328 histograms -> place -> serialise) against the naive
+ * gunzip -> JSON.parse -> JSON.stringify of the same bytes, on one core, in
+ * the same process and run, alternating rounds so drift hits both alike.
+ * Target (issue 2): conversion >= 0.85x the naive rate.
+ */
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
+import { convertSubmission, type ConversionContext } from '@telemetry/shared/conversion/submission';
+import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
+import { parsePackedBuffer } from '@telemetry/shared/packed/packed-reader';
+import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
+import { fixturePath } from '../test/support/fixtures.js';
+import { measureRate, median, type BenchResult } from './harness.js';
+
+const ROUNDS = 5;
+const ROUND_MS = 2_000;
+const TARGET_RATIO = 0.85;
+
+export async function benchConversion(): Promise<BenchResult> {
+  const { records } = parsePackedBuffer(await readFile(fixturePath('pings', 'telemetry1.packed')));
+  const record = records[0];
+  if (!record) throw new Error('telemetry1.packed has no record');
+  const body = record.body;
+
+  // A disk cache seeded from the fixtures: the benchmark needs no HTTP server.
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'bench-revisions-'));
+  const revisionDir = path.join(cacheDir, 'releases', 'mozilla-release', 'a55c55edf302');
+  await mkdir(revisionDir, { recursive: true });
+  await copyFile(
+    fixturePath('hg', 'releases/mozilla-release/raw-file/a55c55edf302/toolkit/components/telemetry/Histograms.json'),
+    path.join(revisionDir, 'Histograms.json'),
+  );
+  const context: ConversionContext = {
+    revisions: new RevisionCache({ hgServer: 'http://127.0.0.1:9', cacheDir }),
+    schema: await loadDimensionSchema(DEFAULT_SCHEMA_FILE),
+    maxUncompressedBytes: 10 * 2 ** 20,
+  };
+  const submission = { docId: 'bench', body, contentEncoding: 'gzip', receivedAtMs: Date.UTC(2013, 8, 10) };
+  let sink = 0;
+  const naive = () => {
+    sink += JSON.stringify(JSON.parse(gunzipSync(body).toString('utf8'))).length;
+  };
+  const full = async () => {
+    sink += (await convertSubmission(submission, context)).json.length;
+  };
+  // Warm up both paths (JIT, revision compiled into the memory cache).
+  await measureRate(naive, 500);
+  await measureRate(full, 500);
+
+  const naiveRates: number[] = [];
+  const fullRates: number[] = [];
+  for (let round = 0; round < ROUNDS; round += 1) {
+    naiveRates.push(await measureRate(naive, ROUND_MS));
+    fullRates.push(await measureRate(full, ROUND_MS));
+  }
+  await rm(cacheDir, { recursive: true, force: true });
+  if (sink === 0) throw new Error('nothing was measured');
+
+  const naiveRate = median(naiveRates);
+  const fullRate = median(fullRates);
+  const ratio = fullRate / naiveRate;
+  const gunzippedKiB = (gunzipSync(body).length / 1024).toFixed(1);
+  const markdown = [
+    `Input: fixtures/pings/telemetry1.packed, ${body.length} bytes gzip, ${gunzippedKiB} KiB JSON, 328 histograms. One core, ${ROUNDS} alternating rounds of ${ROUND_MS / 1000} s, medians.`,
+    '',
+    '| path | pings/s | MiB/s of JSON |',
+    '| --- | ---: | ---: |',
+    `| naive: gunzip → JSON.parse → JSON.stringify | ${naiveRate.toFixed(0)} | ${((naiveRate * gunzipSync(body).length) / 2 ** 20).toFixed(1)} |`,
+    `| full conversion: gunzip → UTF-8 check → parse → convert → place → stringify | ${fullRate.toFixed(0)} | ${((fullRate * gunzipSync(body).length) / 2 ** 20).toFixed(1)} |`,
+    '',
+    `Ratio full / naive: **${ratio.toFixed(3)}** (target ≥ ${TARGET_RATIO}).`,
+  ].join('\n');
+  return { name: 'Conversion of the real ping vs naive parse+serialise', markdown, targetMet: ratio >= TARGET_RATIO };
+}

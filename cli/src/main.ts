@@ -1,0 +1,35 @@
+import { Command, CommanderError } from 'commander';
+import { registerConvert } from './commands/convert.js';
+import { UsageError } from './usage-error.js';
+
+/** Usage errors exit with 2 (SPEC 10). */
+export const USAGE_EXIT_CODE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command('telemetry')
+    .description('Telemetry pipeline tools')
+    .exitOverride()
+    .showHelpAfterError();
+  registerConvert(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version are not errors.
+      return error.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`telemetry: ${error.message}\n`);
+      return USAGE_EXIT_CODE;
+    }
+    throw error;
+  }
+}
+

@@ -1,0 +1,121 @@
+/**
+ * One RabbitMQ connection that comes back by itself: on loss it reconnects
+ * with exponential backoff and calls `onConnected` again (declare topology,
+ * open channels, resume consuming). Everything else asks `isConnected()`
+ * and fails fast while the broker is away (the gateway answers 503).
+ */
+import amqp, { type ChannelModel } from 'amqplib';
+import type { Logger } from 'pino';
+
+export interface AmqpConnectionOptions {
+  readonly url: string;
+  readonly logger: Logger;
+  /** Called after every successful (re)connect; a throw closes the connection and retries. */
+  readonly onConnected: (connection: ChannelModel) => Promise<void>;
+  /** Called once per loss, before reconnecting. */
+  readonly onDisconnected?: () => void;
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Shown in the RabbitMQ management UI. */
+  readonly connectionName?: string;
+}
+
+export class AmqpConnection {
+  private current: ChannelModel | undefined;
+  private closing = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly options: AmqpConnectionOptions) {}
+
+  get connection(): ChannelModel | undefined {
+    return this.current;
+  }
+
+  isConnected(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Starts connecting in the background; never throws. */
+  start(): void {
+    void this.connect();
+  }
+
+  /** Resolves once connected (or rejects after `timeoutMs`). */
+  async waitUntilConnected(timeoutMs: number): Promise<void> {
+    if (this.current) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(done);
+        reject(new Error(`RabbitMQ not reachable within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.add(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const connection = this.current;
+    this.current = undefined;
+    if (connection) {
+      try {
+        await connection.close();
+      } catch {
+        // Already closed by the broker: nothing left to release.
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closing) return;
+    let connection: ChannelModel | undefined;
+    try {
+      connection = await amqp.connect(this.options.url, {
+        clientProperties: { connection_name: this.options.connectionName ?? 'telemetry' },
+      });
+      connection.on('error', (error: Error) => this.options.logger.warn({ err: error }, 'RabbitMQ connection error'));
+      connection.once('close', () => this.lost(connection));
+      await this.options.onConnected(connection);
+      if (this.closing) {
+        await connection.close().catch(() => undefined);
+        return;
+      }
+      this.current = connection;
+      this.attempt = 0;
+      this.options.logger.info('connected to RabbitMQ');
+      for (const waiter of this.waiters) waiter();
+      this.waiters.clear();
+    } catch (error) {
+      this.options.logger.warn({ err: error, attempt: this.attempt }, 'RabbitMQ connect failed');
+      if (connection) await connection.close().catch(() => undefined);
+      this.scheduleReconnect();
+    }
+  }
+
+  private lost(connection: ChannelModel | undefined): void {
+    if (this.current !== connection) return;
+    this.current = undefined;
+    if (this.closing) return;
+    this.options.logger.warn('RabbitMQ connection lost; reconnecting');
+    this.options.onDisconnected?.();
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.reconnectTimer) return;
+    const min = this.options.minBackoffMs ?? 200;
+    const max = this.options.maxBackoffMs ?? 5_000;
+    const delay = Math.min(max, min * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.connect();
+    }, delay);
+  }
+}

@@ -1,0 +1,66 @@
+import type { DimensionSchema } from '../dimensions/schema.js';
+import { dimensionValues, storageLocation } from '../dimensions/storage-path.js';
+import type { RevisionSource } from '../revisions/types.js';
+import { convertPing } from './convert-ping.js';
+import { decodeBody, parsePingJson } from './decode-body.js';
+
+/** What a worker (or `telemetry convert`) needs to turn a submission into a stored record. */
+export interface ConversionContext {
+  readonly revisions: RevisionSource;
+  readonly schema: DimensionSchema;
+  readonly maxUncompressedBytes: number;
+}
+
+/** A submission as received by the gateway. */
+export interface RawSubmission {
+  readonly docId: string;
+  readonly body: Uint8Array;
+  readonly contentEncoding?: string | undefined;
+  readonly receivedAtMs: number;
+}
+
+/** A converted ping ready to append: its line content and where it goes. */
+export interface ConvertedRecord {
+  readonly docId: string;
+  /** Minimal JSON of the converted ping (no raw newline, so one line). */
+  readonly json: string;
+  readonly dimensions: readonly string[];
+  readonly dir: string;
+  readonly fileStem: string;
+  readonly droppedHistograms: readonly string[];
+  readonly convertedHistograms: number;
+}
+
+/**
+ * The whole conversion of one submission: decode (gunzip with a cap, strict
+ * UTF-8), parse, convert, serialise, place. Throws PingError (file it) or a
+ * TransientError (retry it).
+ */
+export async function convertSubmission(submission: RawSubmission, context: ConversionContext): Promise<ConvertedRecord> {
+  const text = decodeBody(submission.body, {
+    contentEncoding: submission.contentEncoding,
+    maxUncompressedBytes: context.maxUncompressedBytes,
+  });
+  return convertPingText(submission.docId, text, submission.receivedAtMs, context);
+}
+
+/** Conversion from already-decoded JSON text (`telemetry convert` input). */
+export async function convertPingText(
+  docId: string,
+  text: string,
+  receivedAtMs: number,
+  context: ConversionContext,
+): Promise<ConvertedRecord> {
+  const result = await convertPing(parsePingJson(text), context.revisions);
+  const dimensions = dimensionValues(context.schema, result.info, receivedAtMs);
+  const { dir, fileStem } = storageLocation(dimensions);
+  return {
+    docId,
+    json: JSON.stringify(result.ping),
+    dimensions,
+    dir,
+    fileStem,
+    droppedHistograms: result.droppedHistograms,
+    convertedHistograms: result.convertedHistograms,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * A pool of identical processes under node:cluster: `count` slots, a crashed
+ * process restarted with exponential backoff (reset after a minute of
+ * uptime), and a graceful stop that sends SIGTERM to every process and
+ * waits for all of them to exit.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+
+export interface ClusterPoolOptions {
+  readonly count: number;
+  readonly logger: Logger;
+  /** Extra environment of the process in `slot`. */
+  readonly envForSlot?: (slot: number) => Record<string, string>;
+  readonly onWorker?: (worker: Worker, slot: number) => void;
+  /** Exit code that means "do not restart me" (e.g. bad configuration). */
+  readonly fatalExitCode?: number;
+}
+
+export interface ClusterPool {
+  stop(): Promise<void>;
+}
+
+export function startClusterPool(options: ClusterPoolOptions): ClusterPool {
+  const restarts = new Map<number, number>();
+  let stopping = false;
+
+  const fork = (slot: number): void => {
+    const worker = cluster.fork(options.envForSlot?.(slot) ?? {});
+    options.onWorker?.(worker, slot);
+    const started = Date.now();
+    worker.once('exit', (code, signal) => {
+      if (stopping) return;
+      if (code !== null && code === options.fatalExitCode) {
+        options.logger.fatal({ slot, code }, 'process exited with a fatal error; not restarting');
+        return;
+      }
+      const count = Date.now() - started > 60_000 ? 1 : (restarts.get(slot) ?? 0) + 1;
+      restarts.set(slot, count);
+      const delayMs = Math.min(30_000, 250 * 2 ** Math.min(count, 7));
+      options.logger.error({ slot, code, signal, delayMs }, 'process exited; restarting');
+      setTimeout(() => {
+        if (!stopping) fork(slot);
+      }, delayMs).unref();
+    });
+  };
+
+  for (let slot = 0; slot < options.count; slot += 1) fork(slot);
+
+  return {
+    async stop() {
+      stopping = true;
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+      await Promise.all(
+        workers.map(
+          (worker) =>
+            new Promise<void>((resolve) => {
+              worker.once('exit', () => resolve());
+              worker.process.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/** Runs `stop` once on the first SIGTERM or SIGINT, then exits 0 (1 if stopping failed). */
+export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+/** Exit code for a configuration error: a restart would fail the same way (EX_CONFIG). */
+export const CONFIG_ERROR_EXIT_CODE = 78;

@@ -1,0 +1,88 @@
+/**
+ * Real RabbitMQ and Redis on loopback for integration tests, with unique
+ * names per test (queue/exchange prefix, Redis key prefix) and clean-up.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+import { deleteTopology, prefixedTopology, type Topology } from '@telemetry/shared/amqp/topology';
+
+export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function uniqueName(label: string): string {
+  return `test-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export interface TestEnvironment {
+  readonly prefix: string;
+  readonly topology: Topology;
+  readonly redisPrefix: string;
+  readonly dir: string;
+  /** Messages currently in a queue of this test's topology. */
+  queueDepth(queue: string): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+/** A unique topology, Redis key prefix and temp directory; `cleanup` removes all three. */
+export async function createTestEnvironment(label: string, overrides: Partial<Topology> = {}): Promise<TestEnvironment> {
+  const prefix = `${uniqueName(label)}.`;
+  const topology = prefixedTopology(prefix, overrides);
+  const dir = await mkdtemp(path.join(os.tmpdir(), `${label}-`));
+  const redisPrefix = `${prefix}dedup:`;
+  const connection = await amqp.connect(AMQP_URL);
+  const channel = await connection.createChannel();
+  return {
+    prefix,
+    topology,
+    redisPrefix,
+    dir,
+    async queueDepth(queue) {
+      const checkChannel = await connection.createChannel();
+      try {
+        return (await checkChannel.checkQueue(queue)).messageCount;
+      } finally {
+        await checkChannel.close().catch(() => undefined);
+      }
+    },
+    async cleanup() {
+      await deleteTopology(channel, topology).catch(() => undefined);
+      await connection.close().catch(() => undefined);
+      const redis = new Redis(REDIS_URL);
+      try {
+        const keys = await redis.keys(`${prefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+      } finally {
+        redis.disconnect();
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** The environment variables that point an app at `topology`. */
+export function topologyEnv(topology: Topology): Record<string, string> {
+  return {
+    AMQP_URL,
+    AMQP_EXCHANGE: topology.exchange,
+    PERSIST_QUEUE: topology.persistQueue,
+    STATS_QUEUE: topology.statsQueue,
+    STATS_QUEUE_MAX_LENGTH: String(topology.statsQueueMaxLength),
+    RETRY_QUEUE: topology.retryQueue,
+    RETRY_DELAY: `${topology.retryDelayMs}ms`,
+    DEAD_LETTER_QUEUE: topology.deadLetterQueue,
+  };
+}
