@@ -124,7 +124,7 @@ async function readBody(
   if (!stream) throw new HttpError(400, 'Empty body');
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = stream.getReader();
+  const reader = (stream as ReadableStream<Uint8Array>).getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
