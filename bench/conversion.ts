@@ -17,7 +17,7 @@ import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
 import { fixturePath } from '../test/support/fixtures.js';
 import { measureRate, median, type BenchResult } from './harness.js';
 
-const ROUNDS = 5;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_MS = 2_000;
 const TARGET_RATIO = 0.85;
 
