@@ -30,12 +30,18 @@ export function isPingErrorType(value: string): value is PingErrorType {
 /** A submission that can never be converted or stored. Permanent. */
 export class PingError extends Error {
   override readonly name = 'PingError';
+  /**
+   * The body as decoded text (gunzipped, UTF-8) when the failure came after
+   * decoding: the error store keeps this readable form instead of raw gzip.
+   */
+  readonly decodedBody: string | undefined;
   constructor(
     readonly type: PingErrorType,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; decodedBody?: string },
   ) {
     super(message, options);
+    this.decodedBody = options?.decodedBody;
   }
 }
 
@@ -75,12 +81,14 @@ export class SchemaError extends Error {
 
 /** Why a message is retried or filed, decided by error class (never by message text). */
 export type ErrorDisposition =
-  | { kind: 'file'; type: PingErrorType; message: string }
+  | { kind: 'file'; type: PingErrorType; message: string; decodedBody: string | undefined }
   | { kind: 'retry'; message: string }
   | { kind: 'crash'; error: unknown };
 
 export function classifyError(error: unknown): ErrorDisposition {
-  if (error instanceof PingError) return { kind: 'file', type: error.type, message: error.message };
+  if (error instanceof PingError) {
+    return { kind: 'file', type: error.type, message: error.message, decodedBody: error.decodedBody };
+  }
   if (error instanceof TransientError) return { kind: 'retry', message: error.message };
   return { kind: 'crash', error };
 }

@@ -106,7 +106,7 @@ export async function processBatch(deliveries: readonly Delivery[], deps: BatchD
       const disposition = classifyError(error);
       switch (disposition.kind) {
         case 'file':
-          outcome.filed.push(errorEntry(candidate.submission, disposition.type, disposition.message));
+          outcome.filed.push(errorEntry(candidate.submission, disposition.type, disposition.message, disposition.decodedBody));
           persisted.push(candidate.delivery);
           break;
         case 'retry':
@@ -173,13 +173,14 @@ async function routeTransient(
   }
 }
 
-function errorEntry(submission: Submission, type: PingErrorType, message: string): ErrorEntry {
+/** The body kept is the decoded text when decoding succeeded, else the bytes as received. */
+function errorEntry(submission: Submission, type: PingErrorType, message: string, decodedBody?: string): ErrorEntry {
   return {
     docId: submission.docId,
     type,
     message,
     path: submission.path,
     receivedAtMs: submission.receivedAtMs,
-    body: submission.body,
+    body: decodedBody === undefined ? submission.body : Buffer.from(decodedBody, 'utf8'),
   };
 }

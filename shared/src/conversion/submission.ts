@@ -1,3 +1,4 @@
+import { PingError } from '../errors.js';
 import type { DimensionSchema } from '../dimensions/schema.js';
 import { dimensionValues, storageLocation } from '../dimensions/storage-path.js';
 import type { RevisionSource } from '../revisions/types.js';
@@ -41,7 +42,15 @@ export async function convertSubmission(submission: RawSubmission, context: Conv
     contentEncoding: submission.contentEncoding,
     maxUncompressedBytes: context.maxUncompressedBytes,
   });
-  return convertPingText(submission.docId, text, submission.receivedAtMs, context);
+  try {
+    return await convertPingText(submission.docId, text, submission.receivedAtMs, context);
+  } catch (error) {
+    // Keep the decoded text with the error: the error store shows it readable, not as base64 gzip.
+    if (error instanceof PingError) {
+      throw new PingError(error.type, error.message, { cause: error.cause, decodedBody: text });
+    }
+    throw error;
+  }
 }
 
 /** Conversion from already-decoded JSON text (`telemetry convert` input). */
