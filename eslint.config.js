@@ -28,4 +28,12 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
     },
   },
+  {
+    // The dashboard's scripts run in the browser.
+    files: ['apps/*/public/**/*.js'],
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', console: 'readonly', Chart: 'readonly', URLSearchParams: 'readonly', encodeURIComponent: 'readonly' },
+    },
+  },
 );

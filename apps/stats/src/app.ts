@@ -1,0 +1,69 @@
+/**
+ * The stats app as a Hono app (tests drive it with `app.request()`): the
+ * stats API, the SSE stream, the dashboard page and its static files, and
+ * the MapReduce output under /data/.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { BadRequest, statsApi } from './routes/api.js';
+import type { StatsService } from './stats-service.js';
+
+const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public');
+// The UMD build is not in chart.js's exports map: find it beside the CommonJS entry.
+const CHART_JS = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
+
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: path.join(PUBLIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
+  '/dashboard.js': { file: path.join(PUBLIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  '/dashboard.css': { file: path.join(PUBLIC_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
+  '/vendor/chart.umd.js': { file: CHART_JS, type: 'text/javascript; charset=utf-8' },
+};
+
+export interface StatsAppDependencies {
+  readonly service: StatsService;
+  readonly retentionMs: number;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly isReady: () => boolean;
+  /** MapReduce output directory served read-only under /data/. */
+  readonly dataDir?: string;
+  readonly streamIntervalMs?: number;
+  /** Extra routes mounted by main (e.g. the BullMQ board). */
+  readonly mount?: (app: Hono) => void;
+}
+
+export function createStatsApp(deps: StatsAppDependencies): Hono {
+  const app = new Hono();
+  app.onError((error, c) => {
+    if (error instanceof BadRequest) return c.json({ error: error.message }, 400);
+    deps.logger.error({ err: error, path: c.req.path }, 'unhandled stats error');
+    return c.json({ error: 'internal error' }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not found' }, 404));
+
+  app.route('/api/stats', statsApi(deps.service, { retentionMs: deps.retentionMs, ...(deps.streamIntervalMs ? { streamIntervalMs: deps.streamIntervalMs } : {}) }));
+  app.get('/status', (c) => c.text('OK'));
+  app.get('/ready', (c) => (deps.isReady() ? c.text('Ready') : c.text('Not ready', 503)));
+  app.get('/metrics', async (c) => c.text(await deps.registry.metrics(), 200, { 'Content-Type': deps.registry.contentType }));
+
+  for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
+    app.get(route, async (c) => c.body(await readFile(file), 200, { 'Content-Type': type, 'Cache-Control': 'no-cache' }));
+  }
+  if (deps.dataDir) {
+    const root = path.resolve(deps.dataDir);
+    app.get('/data/*', async (c) => {
+      const relative = decodeURIComponent(c.req.path.slice('/data/'.length));
+      const file = path.resolve(root, relative);
+      if (!file.startsWith(root + path.sep) || !file.endsWith('.json')) return c.json({ error: 'not found' }, 404);
+      const content = await readFile(file).catch(() => undefined);
+      return content ? c.body(content, 200, { 'Content-Type': 'application/json' }) : c.json({ error: 'not found' }, 404);
+    });
+  }
+  deps.mount?.(app);
+  return app;
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
+import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
+import { parseEnv, type Env } from '@telemetry/shared/config/env';
+import { durationMsField, integerField } from '@telemetry/shared/config/units';
+
+const statsEnvSchema = z.object({
+  ...topologyEnvShape,
+  STATS_PORT: integerField(8081, { min: 0, max: 65_535 }),
+  STATS_HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  SCHEMA_FILE: z.string().default(DEFAULT_SCHEMA_FILE),
+  STATS_PREFIX: z.string().min(1).default('telemetry:stats'),
+  STATS_RETENTION: durationMsField('48h'),
+  STATS_MAX_VALUES: integerField(1_000),
+  STATS_PREFETCH: integerField(2_000),
+  STATS_BATCH_SIZE: integerField(1_000),
+  STATS_BATCH_MAX_WAIT: durationMsField('100ms'),
+  /** Directory of MapReduce output (histogram aggregates) served under /data/. */
+  STATS_DATA_DIR: z.string().default('./var/dashboard-data'),
+  SHUTDOWN_TIMEOUT: durationMsField('10s'),
+});
+
+export interface StatsConfig {
+  readonly amqpUrl: string;
+  readonly topology: Topology;
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string;
+  readonly schemaFile: string;
+  readonly prefix: string;
+  readonly retentionMs: number;
+  readonly maxValuesPerMinute: number;
+  readonly prefetch: number;
+  readonly batchSize: number;
+  readonly batchMaxWaitMs: number;
+  readonly dataDir: string;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Parses the stats app's environment; a bad value throws ConfigError naming the variable. */
+export function parseStatsConfig(env: Env): StatsConfig {
+  const e = parseEnv(statsEnvSchema, env);
+  return {
+    amqpUrl: e.AMQP_URL,
+    topology: topologyFromEnv(e),
+    port: e.STATS_PORT,
+    host: e.STATS_HOST,
+    redisUrl: e.REDIS_URL,
+    schemaFile: e.SCHEMA_FILE,
+    prefix: e.STATS_PREFIX,
+    retentionMs: e.STATS_RETENTION,
+    maxValuesPerMinute: e.STATS_MAX_VALUES,
+    prefetch: Math.max(e.STATS_PREFETCH, e.STATS_BATCH_SIZE),
+    batchSize: e.STATS_BATCH_SIZE,
+    batchMaxWaitMs: e.STATS_BATCH_MAX_WAIT,
+    dataDir: e.STATS_DATA_DIR,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+  };
+}

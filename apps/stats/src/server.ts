@@ -1,0 +1,78 @@
+/**
+ * One stats process: the stats consumer, the counter store, the API and
+ * dashboard on STATS_PORT, and graceful shutdown.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '@telemetry/shared/clock';
+import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
+import { createRedis } from '@telemetry/shared/redis';
+import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
+import { createStatsApp } from './app.js';
+import type { StatsConfig } from './config.js';
+import { StatsConsumer } from './stats-consumer.js';
+import { StatsService } from './stats-service.js';
+
+export interface RunningStats {
+  readonly port: number;
+  readonly consumer: StatsConsumer;
+  readonly store: RedisCounterStore;
+  stop(): Promise<void>;
+}
+
+export async function startStats(config: StatsConfig, logger: Logger, options: { clock?: Clock; streamIntervalMs?: number } = {}): Promise<RunningStats> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'telemetry_stats_' });
+  const counted = new Counter({ name: 'telemetry_stats_counted_total', help: 'Submissions counted from the stats queue', registers: [registry] });
+
+  const redis = createRedis(config.redisUrl, logger, { name: 'telemetry-stats' });
+  const store = new RedisCounterStore(redis, { prefix: config.prefix, retentionMs: config.retentionMs, maxValuesPerMinute: config.maxValuesPerMinute });
+  const consumer = new StatsConsumer({
+    url: config.amqpUrl,
+    topology: config.topology,
+    prefetch: config.prefetch,
+    batchSize: config.batchSize,
+    batchMaxWaitMs: config.batchMaxWaitMs,
+    schema: await loadDimensionSchema(config.schemaFile),
+    store,
+    logger,
+    onCounted: (n) => counted.inc(n),
+  });
+  consumer.start();
+
+  const app = createStatsApp({
+    service: new StatsService(store, options.clock ?? systemClock),
+    retentionMs: config.retentionMs,
+    logger,
+    registry,
+    isReady: () => consumer.isConnected() && redis.status === 'ready',
+    dataDir: config.dataDir,
+    ...(options.streamIntervalMs ? { streamIntervalMs: options.streamIntervalMs } : {}),
+  });
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  logger.info({ port }, 'stats listening');
+
+  return {
+    port,
+    consumer,
+    store,
+    async stop() {
+      const http = server as Server;
+      // SSE clients keep connections open: close them after a grace period.
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      const timer = setTimeout(() => http.closeAllConnections(), 1_000);
+      await consumer.stop();
+      await closed;
+      clearTimeout(timer);
+      redis.disconnect();
+    },
+  };
+}

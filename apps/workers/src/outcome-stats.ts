@@ -1,0 +1,31 @@
+/**
+ * Workers report what they persisted and filed to the realtime counters
+ * (SPEC 6): persisted records by the converted ping's info, errors by type
+ * and by the URL's dimensions. Best effort: a Redis hiccup costs a count,
+ * never an acknowledgement.
+ */
+import { urlDimensionsFromPath } from '@telemetry/shared/amqp/submission-message';
+import type { DimensionSchema } from '@telemetry/shared/dimensions/schema';
+import type { CountEntry, RedisCounterStore } from '@telemetry/shared/stats/counter-store';
+import { statsValues } from '@telemetry/shared/stats/dimensions';
+import type { Logger } from 'pino';
+import type { BatchOutcome } from './batch.js';
+
+export function outcomeEntries(outcome: BatchOutcome, schema: DimensionSchema, nowMs: number): CountEntry[] {
+  const entries: CountEntry[] = [];
+  for (const record of outcome.stored) {
+    entries.push({ atMs: nowMs, kind: 'persisted', values: statsValues(schema, record.info), count: 1 });
+  }
+  for (const filed of outcome.filed) {
+    entries.push({ atMs: nowMs, kind: 'error', errorType: filed.type, values: statsValues(schema, urlDimensionsFromPath(filed.path)), count: 1 });
+  }
+  return entries;
+}
+
+export function reportOutcome(store: RedisCounterStore, schema: DimensionSchema, logger: Logger, outcome: BatchOutcome): void {
+  const entries = outcomeEntries(outcome, schema, Date.now());
+  if (entries.length === 0) return;
+  store.record(entries).catch((error: unknown) => {
+    logger.warn({ err: error instanceof Error ? error.message : String(error), lost: entries.length }, 'could not record outcome counters');
+  });
+}
