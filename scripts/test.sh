@@ -7,6 +7,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 bash scripts/ensure-services.sh
+bash scripts/ensure-chromium.sh
 npx tsc --noEmit -p tsconfig.json
 npx eslint --max-warnings 0 .
 npx vitest run "$@"

@@ -9,6 +9,9 @@ import { parseGatewayConfig } from '../../apps/gateway/src/config.js';
 import { startGateway, type RunningGateway } from '../../apps/gateway/src/server.js';
 import { parseWorkersConfig } from '../../apps/workers/src/config.js';
 import { startWorker, type RunningWorker } from '../../apps/workers/src/worker.js';
+import { parseStatsConfig } from '../../apps/stats/src/config.js';
+import { startStats, type RunningStats } from '../../apps/stats/src/server.js';
+import type { Topology } from '@telemetry/shared/amqp/topology';
 import { silentLogger } from '@telemetry/shared/logger';
 import { readRecordLines } from '@telemetry/shared/storage/reader';
 import { startHgServer, type HgServer } from './hg-server.js';
@@ -19,6 +22,9 @@ export interface TestPipeline {
   readonly hg: HgServer;
   readonly gateway: RunningGateway;
   readonly workers: RunningWorker[];
+  /** Set when started with `stats: true`. */
+  readonly stats: RunningStats | undefined;
+  readonly statsUrl: string;
   readonly baseUrl: string;
   readonly storageDir: string;
   readonly errorsDir: string;
@@ -30,9 +36,15 @@ export interface TestPipeline {
 
 export async function startTestPipeline(
   label: string,
-  options: { workers?: number; gatewayEnv?: Record<string, string>; workerEnv?: Record<string, string> } = {},
+  options: {
+    workers?: number;
+    gatewayEnv?: Record<string, string>;
+    workerEnv?: Record<string, string>;
+    stats?: boolean;
+    topology?: Partial<Topology>;
+  } = {},
 ): Promise<TestPipeline> {
-  const env = await createTestEnvironment(label, { retryDelayMs: 500 });
+  const env = await createTestEnvironment(label, { retryDelayMs: 500, ...options.topology });
   const hg = await startHgServer();
   const storageDir = path.join(env.dir, 'storage');
   const errorsDir = path.join(env.dir, 'errors');
@@ -49,6 +61,7 @@ export async function startTestPipeline(
     HG_SERVER: hg.url,
     REVISION_CACHE_DIR: path.join(env.dir, 'revisions'),
     DEDUP_PREFIX: env.redisPrefix,
+    STATS_PREFIX: `${env.prefix}stats`,
     WORKER_HOST_ID: 'test',
     WORKER_SLOT: String(slot),
     BATCH_MAX_WAIT: '20ms',
@@ -56,12 +69,29 @@ export async function startTestPipeline(
     ...options.workerEnv,
   });
   const workers: RunningWorker[] = [];
+  const stats = options.stats
+    ? await startStats(
+        parseStatsConfig({
+          ...topologyEnv(env.topology),
+          REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+          STATS_PORT: '0',
+          STATS_HOST: '127.0.0.1',
+          STATS_PREFIX: `${env.prefix}stats`,
+          STATS_BATCH_MAX_WAIT: '20ms',
+          STATS_DATA_DIR: path.join(env.dir, 'dashboard-data'),
+        }),
+        silentLogger,
+      )
+    : undefined;
+  if (stats) await stats.consumer.waitUntilConnected(10_000);
   const baseUrl = `http://127.0.0.1:${gateway.port}`;
   const pipeline: TestPipeline = {
     env,
     hg,
     gateway,
     workers,
+    stats,
+    statsUrl: stats ? `http://127.0.0.1:${stats.port}` : '',
     baseUrl,
     storageDir,
     errorsDir,
@@ -77,6 +107,7 @@ export async function startTestPipeline(
     },
     async stop() {
       await Promise.all(workers.map((w) => w.stop()));
+      await stats?.stop();
       await gateway.stop();
       await hg.close();
       await env.cleanup();

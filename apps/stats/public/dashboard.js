@@ -8,7 +8,7 @@ function lineChart(id, datasets) {
   return new Chart(document.getElementById(id), {
     type: 'line',
     data: { labels: [], datasets },
-    options: { animation: false, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false }, scales: { y: { beginAtZero: true } }, elements: { point: { radius: 0 } } },
+    options: { animation: false, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false }, scales: { y: { beginAtZero: true } }, elements: { point: { radius: 1.5 } } },
   });
 }
 
@@ -57,8 +57,9 @@ function onSummary(summary) {
   flow.update();
 
   const types = Object.keys(summary.errors).sort();
-  charts.errors.data.labels = types;
-  charts.errors.data.datasets[0].data = types.map((t) => summary.errors[t]);
+  // An empty chart reads as broken: say there were none.
+  charts.errors.data.labels = types.length > 0 ? types : ['no errors'];
+  charts.errors.data.datasets[0].data = types.length > 0 ? types.map((t) => summary.errors[t]) : [0];
   charts.errors.data.datasets[0].backgroundColor = COLORS[1];
   charts.errors.update();
 }

@@ -27,6 +27,9 @@ const workersEnvSchema = z.object({
   WORKER_HOST_ID: z.string().regex(/^[A-Za-z0-9_]{1,32}$/, 'only [A-Za-z0-9_], at most 32').optional(),
   /** This process's slot in the pool (set by the pool; 0 when run alone). */
   WORKER_SLOT: integerField(0, { min: 0, max: 10_000 }),
+  STATS_PREFIX: z.string().min(1).default('telemetry:stats'),
+  STATS_RETENTION: durationMsField('48h'),
+  STATS_MAX_VALUES: integerField(1_000),
   METRICS_PORT: integerField(0, { min: 0, max: 65_535 }),
   METRICS_HOST: z.string().default('127.0.0.1'),
   SHUTDOWN_TIMEOUT: durationMsField('30s'),
@@ -58,6 +61,7 @@ export interface WorkersConfig {
   readonly retryMaxAttempts: number;
   readonly hostId: string;
   readonly slot: number;
+  readonly stats: { readonly prefix: string; readonly retentionMs: number; readonly maxValuesPerMinute: number };
   readonly metricsPort: number | undefined;
   readonly metricsHost: string;
   readonly shutdownTimeoutMs: number;
@@ -90,6 +94,7 @@ export function parseWorkersConfig(env: Env): WorkersConfig {
     retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
     hostId: e.WORKER_HOST_ID ?? os.hostname().replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32),
     slot: e.WORKER_SLOT,
+    stats: { prefix: e.STATS_PREFIX, retentionMs: e.STATS_RETENTION, maxValuesPerMinute: e.STATS_MAX_VALUES },
     metricsPort: e.METRICS_PORT === 0 ? undefined : e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,

@@ -16,6 +16,8 @@ import { PartitionedWriter } from '@telemetry/shared/storage/writer';
 import { processBatch } from './batch.js';
 import { writerIdFor, type WorkersConfig } from './config.js';
 import { RedisDedupStore } from './dedup/redis-dedup-store.js';
+import { reportOutcome } from './outcome-stats.js';
+import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { PersistConsumer } from './persist-consumer.js';
 import { lockWriterId } from './writer-lock.js';
@@ -41,13 +43,15 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
   const recovered = await Promise.all([storage.recover(), errorStore.recover()]);
   log.info({ recovered }, 'finished files left by an earlier run of this writer');
 
+  const schema = await loadDimensionSchema(config.schemaFile);
   const context: ConversionContext = {
     revisions: new RevisionCache({ hgServer: config.hgServer, cacheDir: config.revisionCacheDir, logger: log }),
-    schema: await loadDimensionSchema(config.schemaFile),
+    schema,
     maxUncompressedBytes: config.maxUncompressedBytes,
   };
   const redis = createRedis(config.redisUrl, log, { name: `telemetry-worker ${writerId}` });
   const dedup = new RedisDedupStore(redis, config.dedupPrefix);
+  const counters = new RedisCounterStore(redis, config.stats);
 
   const consumer = new PersistConsumer({
     url: config.amqpUrl,
@@ -71,7 +75,10 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
         retries,
         logger: log,
       }),
-    onOutcome: (outcome) => metrics.record(outcome),
+    onOutcome: (outcome) => {
+      metrics.record(outcome);
+      reportOutcome(counters, schema, log, outcome);
+    },
     onTransientFailure: () => metrics.transientFailures.inc(),
   });
   consumer.start();

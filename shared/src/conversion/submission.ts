@@ -26,6 +26,8 @@ export interface ConvertedRecord {
   /** Minimal JSON of the converted ping (no raw newline, so one line). */
   readonly json: string;
   readonly dimensions: readonly string[];
+  /** The converted ping's info (dimension source; realtime stats count by it). */
+  readonly info: Readonly<Record<string, unknown>>;
   readonly dir: string;
   readonly fileStem: string;
   readonly droppedHistograms: readonly string[];
@@ -67,6 +69,7 @@ export async function convertPingText(
     docId,
     json: JSON.stringify(result.ping),
     dimensions,
+    info: result.info,
     dir,
     fileStem,
     droppedHistograms: result.droppedHistograms,
