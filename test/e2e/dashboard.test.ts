@@ -9,6 +9,11 @@ import { waitFor } from '../support/services.js';
 const CHANNELS = ['release', 'beta', 'nightly', 'aurora'];
 const VERSIONS = ['23.0.1', '24.0', '25.0a2', '26.0a1'];
 
+// Page-side expressions (strings: this project's type-check has no DOM library).
+// The dashboard exposes its Chart.js instances as window.telemetryCharts.
+const CHART_TOTAL = (name: string) =>
+  `(window.telemetryCharts.${name}.data.datasets.reduce((s, d) => s + d.data.reduce((a, b) => a + b, 0), 0))`;
+
 function ping(i: number): { path: string; body: string } {
   const channel = CHANNELS[i % CHANNELS.length] ?? 'release';
   const version = VERSIONS[(i * 7) % VERSIONS.length] ?? '23.0.1';
@@ -39,47 +44,32 @@ describe('dashboard in headless Chromium', () => {
 
   it('explains itself when there is no data yet', async () => {
     await page.goto(p.statsUrl);
-    await page.waitForFunction(() => !(document.getElementById('empty-state') as HTMLElement).hidden);
+    await page.waitForFunction(`!document.getElementById('empty-state').hidden`);
     expect(await page.textContent('#empty-state h2')).toContain('No submissions');
   });
 
   it('draws its charts with data and updates them when new pings arrive', async () => {
     await send(p, 40, 0);
     await page.reload();
-    await page.waitForFunction(() => document.getElementById('live-state')?.textContent === 'live');
-    // Charts are Chart.js instances exposed for inspection: wait until each holds data.
-    await page.waitForFunction(() => {
-      const charts = (window as unknown as { telemetryCharts: Record<string, { data: { datasets: { data: number[] }[] } }> }).telemetryCharts;
-      const sum = (name: string) => charts[name]?.data.datasets.reduce((s, d) => s + d.data.reduce((a, b) => a + b, 0), 0) ?? 0;
-      return sum('channels') > 0 && sum('versions') > 0 && sum('flow') > 0;
-    }, undefined, { timeout: 20_000 });
+    await page.waitForFunction(`document.getElementById('live-state').textContent === 'live'`);
+    await page.waitForFunction(`${CHART_TOTAL('channels')} > 0 && ${CHART_TOTAL('versions')} > 0 && ${CHART_TOTAL('flow')} > 0`, undefined, { timeout: 20_000 });
     expect(await page.isHidden('#empty-state')).toBe(true);
-    const channelLabels = await page.evaluate(() =>
-      (window as unknown as { telemetryCharts: { channels: { data: { datasets: { label: string }[] } } } }).telemetryCharts.channels.data.datasets.map((d) => d.label).sort(),
-    );
-    expect(channelLabels).toEqual([...CHANNELS].sort());
-    const before = Number(await page.textContent('#received-total'));
-    expect(before).toBe(40);
+    const channelLabels = (await page.evaluate(`window.telemetryCharts.channels.data.datasets.map((d) => d.label)`)) as string[];
+    expect([...channelLabels].sort()).toEqual([...CHANNELS].sort());
+    expect(Number(await page.textContent('#received-total'))).toBe(40);
+
     // A few seconds of live points and two filed errors make a screenshot that shows every chart.
     expect((await p.submit(`dash-bad-${Date.now()}/saved-session/Firefox/24.0/beta/1`, '{"ver":')).status).toBe(200);
     expect((await p.submit(`dash-bad2-${Date.now()}/saved-session/Firefox/24.0/beta/1`, '{"ver": 9, "info": {}}')).status).toBe(200);
-    await page.waitForFunction(() => {
-      const charts = (window as unknown as { telemetryCharts: { flow: { data: { labels: unknown[] } }; errors: { data: { labels: string[] } } } }).telemetryCharts;
-      return charts.flow.data.labels.length >= 4 && charts.errors.data.labels.length === 2;
-    }, undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      `window.telemetryCharts.flow.data.labels.length >= 4 && window.telemetryCharts.errors.data.labels.length === 2`,
+      undefined,
+      { timeout: 20_000 },
+    );
     await page.screenshot({ path: path.join(REPO_ROOT, 'docs', 'dashboard.png'), fullPage: true });
 
     await send(p, 15, 40);
     await waitFor('the live total to update', async () => Number(await page.textContent('#received-total')) === 57, 20_000);
-    const versionsTotal = await page.evaluate(() =>
-      (window as unknown as { telemetryCharts: { versions: { data: { datasets: { data: number[] }[] } } } }).telemetryCharts.versions.data.datasets[0]?.data.reduce((a, b) => a + b, 0),
-    );
-    await waitFor('the versions chart to update', async () => {
-      const total = await page.evaluate(() =>
-        (window as unknown as { telemetryCharts: { versions: { data: { datasets: { data: number[] }[] } } } }).telemetryCharts.versions.data.datasets[0]?.data.reduce((a, b) => a + b, 0),
-      );
-      return total === 57;
-    }, 20_000);
-    expect(versionsTotal).toBeGreaterThanOrEqual(40);
+    await waitFor('the versions chart to update', async () => (await page.evaluate(CHART_TOTAL('versions'))) === 57, 20_000);
   });
 });
