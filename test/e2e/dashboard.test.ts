@@ -54,7 +54,7 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForFunction(`document.getElementById('live-state').textContent === 'live'`);
     await page.waitForFunction(`${CHART_TOTAL('channels')} > 0 && ${CHART_TOTAL('versions')} > 0 && ${CHART_TOTAL('flow')} > 0`, undefined, { timeout: 20_000 });
     expect(await page.isHidden('#empty-state')).toBe(true);
-    const channelLabels = (await page.evaluate(`window.telemetryCharts.channels.data.datasets.map((d) => d.label)`)) as string[];
+    const channelLabels = await page.evaluate<string[]>(`window.telemetryCharts.channels.data.datasets.map((d) => d.label)`);
     expect([...channelLabels].sort()).toEqual([...CHANNELS].sort());
     expect(Number(await page.textContent('#received-total'))).toBe(40);
 
