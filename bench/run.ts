@@ -6,10 +6,12 @@ import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchConversion } from './conversion.js';
+import { benchStatsConsumer } from './stats-consumer.js';
 import { machineDescription, type BenchResult } from './harness.js';
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   conversion: benchConversion,
+  'stats-consumer': benchStatsConsumer,
 };
 
 const RESULTS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');

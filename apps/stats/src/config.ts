@@ -13,7 +13,7 @@ const statsEnvSchema = z.object({
   STATS_PREFIX: z.string().min(1).default('telemetry:stats'),
   STATS_RETENTION: durationMsField('48h'),
   STATS_MAX_VALUES: integerField(1_000),
-  STATS_PREFETCH: integerField(2_000),
+  STATS_PREFETCH: integerField(5_000),
   STATS_BATCH_SIZE: integerField(1_000),
   STATS_BATCH_MAX_WAIT: durationMsField('100ms'),
   /** Directory of MapReduce output (histogram aggregates) served under /data/. */

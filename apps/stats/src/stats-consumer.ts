@@ -32,8 +32,7 @@ export class StatsConsumer {
   private consumerTag: string | undefined;
   private pending: ConsumeMessage[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
-  private stopping = false;
+  private acked: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: StatsConsumerOptions) {
     this.connection = new AmqpConnection({
@@ -62,7 +61,6 @@ export class StatsConsumer {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
     if (this.channel && this.consumerTag) await this.channel.cancel(this.consumerTag).catch(() => undefined);
     await this.flush();
     await this.connection.close();
@@ -87,47 +85,60 @@ export class StatsConsumer {
     else this.timer ??= setTimeout(() => void this.flush(), this.options.batchMaxWaitMs);
   }
 
-  private async flush(): Promise<void> {
+  /**
+   * Starts recording the pending batch at once (several batches may be in
+   * Redis round trips together) but acknowledges batches strictly in order,
+   * so a multiple-ack never covers a batch that is not counted yet.
+   */
+  private flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.flushing) await this.flushing;
     const channel = this.channel;
     const batch = this.pending;
     this.pending = [];
-    if (!channel || batch.length === 0) return;
-    this.flushing = this.countAndAck(channel, batch).finally(() => (this.flushing = undefined));
-    await this.flushing;
+    if (!channel || batch.length === 0) return this.acked;
+    const recorded = this.record(channel, batch);
+    this.acked = this.acked.then(async () => {
+      if (!(await recorded) || this.channel !== channel) return; // redelivered on the next channel
+      const last = batch[batch.length - 1];
+      if (last) channel.ack(last, true);
+      this.options.onCounted?.(batch.length);
+    });
+    return this.acked;
   }
 
-  private async countAndAck(channel: Channel, batch: ConsumeMessage[]): Promise<void> {
+  /** Records a batch, retrying while Redis is away; false when the channel died meanwhile. */
+  private async record(channel: Channel, batch: ConsumeMessage[]): Promise<boolean> {
     const entries = batch.map((message) => this.entryOf(message));
     let backoffMs = 200;
     for (;;) {
       try {
         await this.options.store.record(entries);
-        break;
+        return true;
       } catch (error) {
-        if (this.channel !== channel) return; // redelivered on the next channel
+        if (this.channel !== channel) return false;
         this.options.logger.warn({ err: error instanceof Error ? error.message : String(error), backoffMs }, 'Redis did not take the counts; retrying');
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
         backoffMs = Math.min(10_000, backoffMs * 2);
       }
     }
-    const last = batch[batch.length - 1];
-    if (last && this.channel === channel) channel.ack(last, true);
-    this.options.onCounted?.(batch.length);
   }
 
   private entryOf(message: ConsumeMessage): CountEntry {
-    const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
-    const path = typeof headers.path === 'string' ? headers.path : '';
-    const receivedAtMs = Number(headers.receivedAtMs);
-    return {
-      atMs: Number.isFinite(receivedAtMs) ? receivedAtMs : Date.now(),
-      kind: 'received',
-      values: statsValues(this.options.schema, urlDimensionsFromPath(path)),
-      count: 1,
-      bytes: message.content.length,
-    };
+    return receivedEntry(this.options.schema, message);
   }
+}
+
+/** The counter entry of one submission message: its minute, URL dimensions and size. */
+export function receivedEntry(schema: DimensionSchema, message: Pick<ConsumeMessage, 'content' | 'properties'>): CountEntry {
+  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+  const path = typeof headers.path === 'string' ? headers.path : '';
+  const receivedAtMs = Number(headers.receivedAtMs);
+  return {
+    atMs: Number.isFinite(receivedAtMs) ? receivedAtMs : Date.now(),
+    kind: 'received',
+    values: statsValues(schema, urlDimensionsFromPath(path)),
+    count: 1,
+    bytes: message.content.length,
+  };
 }

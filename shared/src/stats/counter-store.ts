@@ -55,33 +55,44 @@ export class RedisCounterStore {
 
   /** Records entries (aggregated here first: one script call per minute touched). */
   async record(entries: readonly CountEntry[]): Promise<void> {
-    type Group = { kind: string; count: number; bytes: number; errorType: string; values: StatsValues };
-    const byMinute = new Map<number, Map<string, Group>>();
+    interface Sums {
+      count: number;
+      bytes: number;
+    }
+    interface MinuteSums {
+      totals: Map<string, Sums>;
+      values: Map<string, Sums>;
+    }
+    const add = (map: Map<string, Sums>, key: string, count: number, bytes: number) => {
+      const sums = map.get(key);
+      if (sums) {
+        sums.count += count;
+        sums.bytes += bytes;
+      } else {
+        map.set(key, { count, bytes });
+      }
+    };
+    const byMinute = new Map<number, MinuteSums>();
     for (const entry of entries) {
       const minute = minuteIndex(entry.atMs);
-      let groups = byMinute.get(minute);
-      if (!groups) {
-        groups = new Map<string, Group>();
-        byMinute.set(minute, groups);
+      let sums = byMinute.get(minute);
+      if (!sums) {
+        sums = { totals: new Map(), values: new Map() };
+        byMinute.set(minute, sums);
       }
       const kind = KIND_CODE[entry.kind];
-      const errorType = entry.errorType ?? '';
-      const key = [kind, errorType, ...STATS_DIMENSIONS.map((d) => entry.values[d])].join('\u0000');
-      const group = groups.get(key);
-      if (group) {
-        group.count += entry.count;
-        group.bytes += entry.bytes ?? 0;
-      } else {
-        groups.set(key, { kind, count: entry.count, bytes: entry.bytes ?? 0, errorType, values: entry.values });
+      const bytes = entry.bytes ?? 0;
+      add(sums.totals, `${kind}\u0000${entry.errorType ?? ''}`, entry.count, bytes);
+      for (let d = 0; d < STATS_DIMENSIONS.length; d += 1) {
+        add(sums.values, `${kind}\u0000${d + 1}\u0000${entry.values[STATS_DIMENSIONS[d] as StatsDimension]}`, entry.count, bytes);
       }
     }
     const { prefix, retentionMs, maxValuesPerMinute } = this.options;
     await Promise.all(
-      [...byMinute].map(([minute, groups]) => {
-        const args: (string | number)[] = [prefix, retentionMs, maxValuesPerMinute, minute];
-        for (const g of groups.values()) {
-          args.push(g.kind, g.count, g.bytes, g.errorType, ...STATS_DIMENSIONS.map((d) => g.values[d]));
-        }
+      [...byMinute].map(([minute, sums]) => {
+        const args: (string | number)[] = [prefix, retentionMs, maxValuesPerMinute, minute, sums.totals.size];
+        for (const [key, { count, bytes }] of sums.totals) args.push(...key.split('\u0000'), count, bytes);
+        for (const [key, { count, bytes }] of sums.values) args.push(...key.split('\u0000'), count, bytes);
         return this.redis.eval(RECORD_SCRIPT, 0, ...args);
       }),
     );

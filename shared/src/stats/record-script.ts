@@ -1,5 +1,7 @@
 /**
- * One Redis round trip records a whole pre-aggregated batch for one minute.
+ * One Redis round trip records a whole pre-aggregated batch for one minute:
+ * totals per kind, then counts per (kind, dimension, value) — counters are
+ * per dimension, never per combination, so a batch costs O(distinct values).
  * Per-dimension, per-minute distinct values are capped: a value beyond the
  * cap is counted as OTHER, so random client values cannot grow Redis without
  * bound. Every touched key expires after the retention.
@@ -35,31 +37,36 @@ local function admit(d, value)
 end
 local totals = base .. ':t'
 touched[totals] = true
-local i = 5
-while i <= #ARGV do
+-- ARGV[5] = number of totals entries, each: kind, error type, count, bytes
+local i = 6
+for _ = 1, tonumber(ARGV[5]) do
   local kind = ARGV[i]
-  local count = tonumber(ARGV[i + 1])
-  local bytes = tonumber(ARGV[i + 2])
+  local count = tonumber(ARGV[i + 2])
   if kind == 'r' then
     redis.call('HINCRBY', totals, 'received', count)
-    redis.call('HINCRBY', totals, 'bytes', bytes)
+    redis.call('HINCRBY', totals, 'bytes', tonumber(ARGV[i + 3]))
   elseif kind == 'p' then
     redis.call('HINCRBY', totals, 'persisted', count)
   else
-    redis.call('HINCRBY', totals, 'error:' .. ARGV[i + 3], count)
+    redis.call('HINCRBY', totals, 'error:' .. ARGV[i + 1], count)
   end
-  for d = 1, 5 do
-    local value = admit(d, ARGV[i + 3 + d])
-    local hash = base .. ':' .. kind .. ':' .. dims[d]
-    touched[hash] = true
-    redis.call('HINCRBY', hash, value, count)
-    if kind == 'r' then
-      local byteHash = base .. ':b:' .. dims[d]
-      touched[byteHash] = true
-      redis.call('HINCRBY', byteHash, value, bytes)
-    end
+  i = i + 4
+end
+-- then per dimension value: kind, dimension index (1-5), value, count, bytes
+while i <= #ARGV do
+  local kind = ARGV[i]
+  local d = tonumber(ARGV[i + 1])
+  local value = admit(d, ARGV[i + 2])
+  local count = tonumber(ARGV[i + 3])
+  local hash = base .. ':' .. kind .. ':' .. dims[d]
+  touched[hash] = true
+  redis.call('HINCRBY', hash, value, count)
+  if kind == 'r' then
+    local byteHash = base .. ':b:' .. dims[d]
+    touched[byteHash] = true
+    redis.call('HINCRBY', byteHash, value, tonumber(ARGV[i + 4]))
   end
-  i = i + 9
+  i = i + 5
 end
 for key, _ in pairs(touched) do redis.call('PEXPIRE', key, ttl) end
 return 0`;
