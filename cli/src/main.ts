@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
+import { ConfigError } from '@telemetry/shared/config/env';
 import { registerConvert } from './commands/convert.js';
+import { registerDeadLetters } from './commands/dead-letters.js';
+import { registerReplay } from './commands/replay.js';
 import { UsageError } from './usage-error.js';
 
 /** Usage errors exit with 2 (SPEC 10). */
@@ -11,6 +14,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   registerConvert(program);
+  registerReplay(program);
+  registerDeadLetters(program);
   return program;
 }
 
@@ -25,7 +30,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       // --help and --version are not errors.
       return error.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
     }
-    if (error instanceof UsageError) {
+    // A bad option or a bad environment variable: the command cannot run as asked.
+    if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`telemetry: ${error.message}\n`);
       return USAGE_EXIT_CODE;
     }

@@ -10,9 +10,9 @@ import { startHgServer, type HgServer } from '../../test/support/hg-server.js';
 
 const BIN = path.join(REPO_ROOT, 'cli', 'bin', 'telemetry.js');
 
-function runCli(args: string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: string[], stdin: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -87,5 +87,8 @@ describe('npx telemetry convert', () => {
     expect((await runCli(['convert', '--date', '2013-09-10'], '')).code).toBe(2);
     expect((await runCli(['convert', '--no-such-option'], '')).code).toBe(2);
     expect((await runCli(['convert', '--schema', '/nonexistent/schema.json'], '')).code).toBe(2);
+    const badEnv = await runCli(['convert'], '', { MAX_UNCOMPRESSED: 'lots' });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toContain('MAX_UNCOMPRESSED');
   });
 });

@@ -3,10 +3,7 @@ import { decodeSubmission, MalformedMessageError } from '@telemetry/shared/amqp/
 import { isValidDocId } from '@telemetry/shared/doc-id';
 import type { Delivery } from './batch.js';
 
-export const ATTEMPTS_HEADER = 'x-telemetry-attempts';
-export const LAST_ERROR_HEADER = 'x-telemetry-last-error';
-export const DEAD_LETTER_REASON_HEADER = 'x-telemetry-dead-letter-reason';
-export const DEAD_LETTERED_AT_HEADER = 'x-telemetry-dead-lettered-at';
+import { ATTEMPTS_HEADER } from '@telemetry/shared/amqp/headers';
 
 /** Turns a consumed message into a delivery; metadata that is not the gateway's becomes `invalidReason`. */
 export function toDelivery(message: ConsumeMessage, nowMs: number): Delivery {

@@ -12,14 +12,8 @@ import { assertTopology, type Topology } from '@telemetry/shared/amqp/topology';
 import { TransientError } from '@telemetry/shared/errors';
 import type { Logger } from 'pino';
 import type { BatchOutcome, Delivery, RetryRouter } from './batch.js';
-import {
-  ATTEMPTS_HEADER,
-  DEAD_LETTER_REASON_HEADER,
-  DEAD_LETTERED_AT_HEADER,
-  LAST_ERROR_HEADER,
-  republishOptions,
-  toDelivery,
-} from './deliveries.js';
+import { ATTEMPTS_HEADER, DEAD_LETTER_REASON_HEADER, DEAD_LETTERED_AT_HEADER, LAST_ERROR_HEADER } from '@telemetry/shared/amqp/headers';
+import { republishOptions, toDelivery } from './deliveries.js';
 
 export interface PersistConsumerOptions {
   readonly url: string;
@@ -57,6 +51,8 @@ export class PersistConsumer {
   private timer: NodeJS.Timeout | undefined;
   private readonly holdTimers = new Set<NodeJS.Timeout>();
   private idleWaiters: (() => void)[] = [];
+  /** Ends the retry backoff of the batch in hand early (on stop or a lost channel). */
+  private wakeBackoff: (() => void) | undefined;
 
   constructor(private readonly options: PersistConsumerOptions) {
     this.connection = new AmqpConnection({
@@ -83,6 +79,7 @@ export class PersistConsumer {
   /** Stops consuming, finishes what was delivered, returns held messages to the queue, closes. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wakeBackoff?.();
     const state = this.state;
     if (state?.consumerTag) await state.channel.cancel(state.consumerTag).catch(() => undefined);
     for (const timer of this.holdTimers) clearTimeout(timer);
@@ -117,6 +114,7 @@ export class PersistConsumer {
   private detach(): void {
     if (this.state) this.state.closed = true;
     this.state = undefined;
+    this.wakeBackoff?.();
     // Unacknowledged deliveries of the dead channel are redelivered by the broker.
     this.pending = this.pending.filter((p) => !p.state.closed);
   }
@@ -191,10 +189,24 @@ export class PersistConsumer {
         if (!(error instanceof TransientError)) throw error;
         this.options.onTransientFailure?.(error);
         this.options.logger.warn({ err: error.message, backoffMs }, 'batch not persisted; not acknowledging, retrying');
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        if (!this.stopping) await this.backoff(backoffMs);
+        // Shutting down: no more attempts; stop() returns the batch to the queue unacknowledged.
+        if (this.stopping) return;
         backoffMs = Math.min(30_000, backoffMs * 2);
       }
     }
+  }
+
+  /** Waits `ms`, or less when stop() or a lost channel wakes it. */
+  private async backoff(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeBackoff = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeBackoff = undefined;
   }
 
   private settle(state: ChannelState, outcome: BatchOutcome): void {
