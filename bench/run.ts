@@ -6,12 +6,14 @@ import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchConversion } from './conversion.js';
+import { benchIngestion } from './ingestion.js';
 import { benchStatsConsumer } from './stats-consumer.js';
 import { machineDescription, type BenchResult } from './harness.js';
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   conversion: benchConversion,
   'stats-consumer': benchStatsConsumer,
+  ingestion: benchIngestion,
 };
 
 const RESULTS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');

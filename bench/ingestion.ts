@@ -1,0 +1,130 @@
+/**
+ * Ingestion throughput of the gateway (200 = confirmed by RabbitMQ) with the
+ * stats app running, then with it stopped (issue 4: stopping stats must slow
+ * nothing, and the stats queue must stay within its bound), against a bare
+ * node:http server that reads the body and answers 200 (the baseline), all
+ * in the same run with the same autocannon load.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import amqp from 'amqplib';
+import autocannon from 'autocannon';
+import { deleteTopology, prefixedTopology } from '@telemetry/shared/amqp/topology';
+import type { BenchResult } from './harness.js';
+import { startApp, waitForHttp } from './stack.js';
+
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 60);
+const CONNECTIONS = 50;
+const STATS_MAX_LENGTH = 50_000;
+const BODY = JSON.stringify({
+  ver: 2,
+  info: { reason: 'saved-session', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' },
+  simpleMeasurements: { uptime: 123, main: 45 },
+  padding: 'x'.repeat(800),
+});
+
+async function load(url: string, seconds: number): Promise<{ rate: number; non2xx: number; errors: number }> {
+  let counter = 0;
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: BODY,
+    requests: [
+      {
+        setupRequest: (request) => ({
+          ...request,
+          path: `/submit/telemetry/bench-${process.pid}-${Date.now()}-${counter++}/saved-session/Firefox/23.0.1/release/20130814063812`,
+        }),
+      },
+    ],
+  });
+  return { rate: result['2xx'] / seconds, non2xx: result.non2xx, errors: result.errors };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function benchIngestion(): Promise<BenchResult> {
+  const prefix = `bench-ingest-${Date.now()}.`;
+  const topology = prefixedTopology(prefix, { statsQueueMaxLength: STATS_MAX_LENGTH });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-ingest-'));
+  const [port, statsPort] = [await freePort(), await freePort()];
+  const env = {
+    AMQP_URL,
+    AMQP_EXCHANGE: topology.exchange,
+    PERSIST_QUEUE: topology.persistQueue,
+    STATS_QUEUE: topology.statsQueue,
+    STATS_QUEUE_MAX_LENGTH: String(STATS_MAX_LENGTH),
+    RETRY_QUEUE: topology.retryQueue,
+    DEAD_LETTER_QUEUE: topology.deadLetterQueue,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    STATS_PORT: String(statsPort),
+    STATS_HOST: '127.0.0.1',
+    STATS_PREFIX: `${prefix}stats`,
+    DEDUP_PREFIX: `${prefix}dedup:`,
+    STORAGE_DIR: path.join(dir, 'storage'),
+    ERRORS_DIR: path.join(dir, 'errors'),
+    REVISION_CACHE_DIR: path.join(dir, 'revisions'),
+    WORKERS: '1',
+    GATEWAY_PROCESSES: String(os.availableParallelism()),
+  };
+
+  // Baseline: a bare node:http server in its own process would be fairer for CPU,
+  // but both run under the same load generator on the same cores.
+  const bare = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('OK'));
+  });
+  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
+  const baseline = await load(bareUrl, Math.min(PHASE_SECONDS, 20));
+  await new Promise((resolve) => bare.close(resolve));
+
+  const gateway = startApp('gateway', env);
+  const workers = startApp('workers', env);
+  const stats = startApp('stats', env);
+  const connection = await amqp.connect(AMQP_URL);
+  const channel = await connection.createChannel();
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/ready`);
+    await waitForHttp(`http://127.0.0.1:${statsPort}/ready`);
+    const withStats = await load(`http://127.0.0.1:${port}`, PHASE_SECONDS);
+    await stats.stop();
+    const withoutStats = await load(`http://127.0.0.1:${port}`, PHASE_SECONDS);
+    const statsDepth = (await channel.checkQueue(topology.statsQueue)).messageCount;
+    const ratio = withoutStats.rate / withStats.rate;
+    const markdown = [
+      `autocannon, ${CONNECTIONS} connections, ${BODY.length}-byte JSON bodies, unique docIds; gateway on ${env.GATEWAY_PROCESSES} processes, 1 worker, everything on this machine. ${PHASE_SECONDS} s per phase.`,
+      '',
+      '| phase | 2xx/s | non-2xx | errors |',
+      '| --- | ---: | ---: | ---: |',
+      `| baseline: bare node:http (read body, 200) | ${baseline.rate.toFixed(0)} | ${baseline.non2xx} | ${baseline.errors} |`,
+      `| gateway, stats app running | ${withStats.rate.toFixed(0)} | ${withStats.non2xx} | ${withStats.errors} |`,
+      `| gateway, stats app stopped | ${withoutStats.rate.toFixed(0)} | ${withoutStats.non2xx} | ${withoutStats.errors} |`,
+      '',
+      `Gateway (stats running) / bare node:http: **${(withStats.rate / baseline.rate).toFixed(2)}**. ` +
+        `Stopped / running: **${ratio.toFixed(2)}** (≥ 0.95 means stopping stats slows nothing). ` +
+        `Stats queue depth after the stopped phase: ${statsDepth} (bound ${STATS_MAX_LENGTH}).`,
+    ].join('\n');
+    return { name: 'Ingestion throughput with and without the stats app', markdown, targetMet: ratio >= 0.95 && statsDepth <= STATS_MAX_LENGTH };
+  } finally {
+    await Promise.all([gateway.stop(), workers.stop(), stats.stop()]);
+    await deleteTopology(channel, topology).catch(() => undefined);
+    await connection.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
