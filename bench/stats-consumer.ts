@@ -36,7 +36,8 @@ async function countingCore(count: number, redis: Redis, prefix: string): Promis
   const body = Buffer.alloc(1024, 0x61);
   const messages = Array.from({ length: 1_000 }, (_, i) => {
     const { content, options } = message(i, body);
-    return { content, properties: { headers: options.headers } } as Parameters<typeof receivedEntry>[1];
+    const headers: Record<string, unknown> = options.headers ?? {};
+    return { content, properties: { headers } } as Parameters<typeof receivedEntry>[1];
   });
   const start = performance.now();
   for (let done = 0; done < count; done += messages.length) {
