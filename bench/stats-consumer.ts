@@ -36,7 +36,7 @@ async function countingCore(count: number, redis: Redis, prefix: string): Promis
   const body = Buffer.alloc(1024, 0x61);
   const messages = Array.from({ length: 1_000 }, (_, i) => {
     const { content, options } = message(i, body);
-    const headers: Record<string, unknown> = options.headers ?? {};
+    const headers = (options.headers ?? {}) as Record<string, unknown>;
     return { content, properties: { headers } } as Parameters<typeof receivedEntry>[1];
   });
   const start = performance.now();
