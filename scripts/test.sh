@@ -9,5 +9,7 @@ fi
 bash scripts/ensure-services.sh
 bash scripts/ensure-chromium.sh
 npx tsc --noEmit -p tsconfig.json
+npx tsc --noEmit -p scripts
+npx tsc --noEmit -p deploy
 npx eslint --max-warnings 0 .
 npx vitest run "$@"

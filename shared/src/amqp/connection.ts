@@ -80,8 +80,15 @@ export class AmqpConnection {
         clientProperties: { connection_name: this.options.connectionName ?? 'telemetry' },
       });
       connection.on('error', (error: Error) => this.options.logger.warn({ err: error }, 'RabbitMQ connection error'));
-      connection.once('close', () => this.lost(connection));
+      let closedDuringSetUp = false;
+      connection.once('close', () => {
+        closedDuringSetUp = true;
+        this.lost(connection);
+      });
       await this.options.onConnected(connection);
+      // amqplib can emit 'close' (e.g. a broker's Connection.Close read with the
+      // last set-up reply) before this continuation runs: that one is lost too.
+      if (closedDuringSetUp) throw new Error('connection closed while being set up');
       if (this.closing) {
         await connection.close().catch(() => undefined);
         return;

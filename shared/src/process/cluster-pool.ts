@@ -32,7 +32,10 @@ export function startClusterPool(options: ClusterPoolOptions): ClusterPool {
     worker.once('exit', (code, signal) => {
       if (stopping) return;
       if (code !== null && code === options.fatalExitCode) {
-        options.logger.fatal({ slot, code }, 'process exited with a fatal error; not restarting');
+        // Restarting would fail the same way; running short of processes would hide it.
+        // Stop the others and exit with the same code so a supervisor sees it.
+        options.logger.fatal({ slot, code }, 'process exited with a fatal error; stopping the pool');
+        void pool.stop().then(() => process.exit(code));
         return;
       }
       const count = Date.now() - started > 60_000 ? 1 : (restarts.get(slot) ?? 0) + 1;
@@ -45,9 +48,7 @@ export function startClusterPool(options: ClusterPoolOptions): ClusterPool {
     });
   };
 
-  for (let slot = 0; slot < options.count; slot += 1) fork(slot);
-
-  return {
+  const pool: ClusterPool = {
     async stop() {
       stopping = true;
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
@@ -62,6 +63,8 @@ export function startClusterPool(options: ClusterPoolOptions): ClusterPool {
       );
     },
   };
+  for (let slot = 0; slot < options.count; slot += 1) fork(slot);
+  return pool;
 }
 
 /** Runs `stop` once on the first SIGTERM or SIGINT, then exits 0 (1 if stopping failed). */
