@@ -33,7 +33,7 @@ export default tseslint.config(
     files: ['apps/*/public/**/*.js'],
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
-      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', console: 'readonly', Chart: 'readonly', URLSearchParams: 'readonly', encodeURIComponent: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', console: 'readonly', Chart: 'readonly', URLSearchParams: 'readonly', encodeURIComponent: 'readonly', Option: 'readonly' },
     },
   },
 );

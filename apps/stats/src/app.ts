@@ -20,6 +20,7 @@ const CHART_JS = path.join(path.dirname(createRequire(import.meta.url).resolve('
 const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: path.join(PUBLIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
   '/dashboard.js': { file: path.join(PUBLIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  '/histograms.js': { file: path.join(PUBLIC_DIR, 'histograms.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard.css': { file: path.join(PUBLIC_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   '/vendor/chart.umd.js': { file: CHART_JS, type: 'text/javascript; charset=utf-8' },
 };

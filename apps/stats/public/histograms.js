@@ -1,0 +1,70 @@
+/* Histogram aggregates view: reads the MapReduce output served under /data/. */
+'use strict';
+
+(function histogramView() {
+  const $ = (id) => document.getElementById(id);
+  let index = { entries: [] };
+  let current;
+  const chart = new Chart($('chart-histogram'), {
+    type: 'bar',
+    data: { labels: [], datasets: [{ label: 'count', data: [], backgroundColor: '#2f6fde' }] },
+    options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true } } },
+  });
+  window.telemetryCharts = Object.assign(window.telemetryCharts || {}, { histogram: chart });
+
+  function fill(select, values, selected) {
+    select.replaceChildren(...values.map((v) => new Option(v, v, false, v === selected)));
+    if (!values.includes(select.value) && values.length > 0) select.value = values[0];
+  }
+
+  const unique = (values) => [...new Set(values)].sort();
+
+  async function loadEntry() {
+    const channel = $('histogram-channel').value;
+    const version = $('histogram-version').value;
+    const entry = index.entries.find((e) => e.appUpdateChannel === channel && e.appVersion === version);
+    if (!entry) return;
+    const response = await fetch(`/data/${entry.file}`);
+    if (!response.ok) return;
+    current = await response.json();
+    fill($('histogram-name'), Object.keys(current.histograms).sort(), $('histogram-name').value);
+    draw();
+  }
+
+  function draw() {
+    const histogram = current && current.histograms[$('histogram-name').value];
+    if (!histogram) return;
+    chart.data.labels = histogram.bounds.map(String);
+    chart.data.datasets[0].data = histogram.counts;
+    chart.update();
+    $('histogram-records').textContent = String(histogram.records);
+  }
+
+  function onChannel() {
+    const channel = $('histogram-channel').value;
+    fill($('histogram-version'), unique(index.entries.filter((e) => e.appUpdateChannel === channel).map((e) => e.appVersion)), $('histogram-version').value);
+    void loadEntry();
+  }
+
+  async function load() {
+    const response = await fetch('/data/index.json');
+    if (!response.ok) {
+      $('histogram-empty').hidden = false;
+      return;
+    }
+    index = await response.json();
+    if (index.entries.length === 0) {
+      $('histogram-empty').hidden = false;
+      return;
+    }
+    $('histogram-view').hidden = false;
+    $('histogram-generated').textContent = `generated ${new Date(index.generatedAt).toLocaleString()}`;
+    fill($('histogram-channel'), unique(index.entries.map((e) => e.appUpdateChannel)));
+    onChannel();
+  }
+
+  $('histogram-channel').addEventListener('change', onChannel);
+  $('histogram-version').addEventListener('change', () => void loadEntry());
+  $('histogram-name').addEventListener('change', draw);
+  void load();
+})();
