@@ -19,6 +19,11 @@ const statsEnvSchema = z.object({
   /** Directory of MapReduce output (histogram aggregates) served under /data/. */
   STATS_DATA_DIR: z.string().default('./var/dashboard-data'),
   SHUTDOWN_TIMEOUT: durationMsField('10s'),
+  /** Password (user `admin`) of /admin/queues; without it the board answers loopback clients only. */
+  ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  /** BullMQ queues shown on /admin/queues (comma-separated) and their key prefix. */
+  MAPREDUCE_QUEUES: z.string().default('telemetry-mapreduce-map,telemetry-mapreduce-reduce,telemetry-mapreduce-schedule'),
+  BULLMQ_PREFIX: z.string().min(1).default('bull'),
 });
 
 export interface StatsConfig {
@@ -36,6 +41,8 @@ export interface StatsConfig {
   readonly batchMaxWaitMs: number;
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
+  readonly adminToken: string | undefined;
+  readonly queueBoard: { readonly queueNames: readonly string[]; readonly prefix: string };
 }
 
 /** Parses the stats app's environment; a bad value throws ConfigError naming the variable. */
@@ -56,5 +63,10 @@ export function parseStatsConfig(env: Env): StatsConfig {
     batchMaxWaitMs: e.STATS_BATCH_MAX_WAIT,
     dataDir: e.STATS_DATA_DIR,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    adminToken: e.ADMIN_TOKEN,
+    queueBoard: {
+      queueNames: e.MAPREDUCE_QUEUES.split(',').map((name) => name.trim()).filter((name) => name !== ''),
+      prefix: e.BULLMQ_PREFIX,
+    },
   };
 }

@@ -14,6 +14,8 @@ import { createStatsApp } from './app.js';
 import type { StatsConfig } from './config.js';
 import { StatsConsumer } from './stats-consumer.js';
 import { StatsService } from './stats-service.js';
+import { mountQueueBoard } from './queue-board.js';
+import { getConnInfo } from '@hono/node-server/conninfo';
 
 export interface RunningStats {
   readonly port: number;
@@ -42,6 +44,7 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
   });
   consumer.start();
 
+  let closeBoard: (() => Promise<void>) | undefined;
   const app = createStatsApp({
     service: new StatsService(store, options.clock ?? systemClock),
     retentionMs: config.retentionMs,
@@ -49,6 +52,15 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
     registry,
     isReady: () => consumer.isConnected() && redis.status === 'ready',
     dataDir: config.dataDir,
+    mount: (statsApp) => {
+      closeBoard = mountQueueBoard(statsApp, {
+        redisUrl: config.redisUrl,
+        queueNames: config.queueBoard.queueNames,
+        prefix: config.queueBoard.prefix,
+        adminToken: config.adminToken,
+        remoteAddress: (c) => getConnInfo(c).remote.address,
+      });
+    },
     ...(options.streamIntervalMs ? { streamIntervalMs: options.streamIntervalMs } : {}),
   });
   const server = await new Promise<ServerType>((resolve, reject) => {
@@ -72,6 +84,7 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
       await consumer.stop();
       await closed;
       clearTimeout(timer);
+      await closeBoard?.();
       redis.disconnect();
     },
   };
