@@ -5,7 +5,10 @@
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
+import { systemClock, type Clock } from '@telemetry/shared/clock';
+import { clientAddress } from './client-ip.js';
 import { HttpError } from './http-error.js';
+import { RateLimiter } from './rate-limit.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createSubmitHandler, rawPath, SUBMIT_PREFIX } from './routes/submit.js';
 import type { SubmissionSink } from './submission-sink.js';
@@ -16,6 +19,8 @@ export interface GatewayDependencies {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   readonly nowMs?: () => number;
+  /** Time source of the rate limiter. */
+  readonly clock?: Clock;
   readonly remoteAddress?: (c: Context) => string | undefined;
   /** Prometheus text for /metrics (cluster-wide when clustered); defaults to this process's registry. */
   readonly metricsText?: () => Promise<string>;
@@ -66,6 +71,18 @@ export function createGatewayApp(deps: GatewayDependencies): Hono {
   }
   for (const path of ['/status', '/ready', '/metrics']) {
     app.all(path, (c) => c.text('Method not allowed', 405, { Allow: 'GET, HEAD' }));
+  }
+
+  if (config.rateLimit) {
+    const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst, deps.clock ?? systemClock);
+    const remoteAddress = deps.remoteAddress ?? (() => undefined);
+    app.use('/submit/*', async (c: Context, next) => {
+      const decision = limiter.take(clientAddress(c, config.trustProxy, remoteAddress) ?? 'unknown');
+      if (!decision.allowed) {
+        throw new HttpError(429, 'Too many requests from this address', { 'Retry-After': String(decision.retryAfterSeconds) });
+      }
+      await next();
+    });
   }
 
   const submit = createSubmitHandler({

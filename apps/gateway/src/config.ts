@@ -25,6 +25,9 @@ const gatewayEnvSchema = z.object({
   REQUEST_TIMEOUT: durationMsField('30s'),
   HEADERS_TIMEOUT: durationMsField('10s'),
   SHUTDOWN_TIMEOUT: durationMsField('10s'),
+  /** Submissions per second per client IP and process; 0 = no limit. */
+  RATE_LIMIT_PER_SECOND: integerField(0, { min: 0 }),
+  RATE_LIMIT_BURST: integerField(20),
 });
 
 export interface GatewayConfig {
@@ -47,6 +50,8 @@ export interface GatewayConfig {
   readonly requestTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  /** Undefined when off. */
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
 }
 
 /** Parses the gateway's environment; a bad value throws ConfigError naming the variable. */
@@ -72,5 +77,6 @@ export function parseGatewayConfig(env: Env): GatewayConfig {
     requestTimeoutMs: parsed.REQUEST_TIMEOUT,
     headersTimeoutMs: parsed.HEADERS_TIMEOUT,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT,
+    rateLimit: parsed.RATE_LIMIT_PER_SECOND > 0 ? { perSecond: parsed.RATE_LIMIT_PER_SECOND, burst: parsed.RATE_LIMIT_BURST } : undefined,
   };
 }

@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import type { Submission } from '@telemetry/shared/amqp/submission-message';
 import { BrokerUnavailableError, PublishBackpressureError } from '@telemetry/shared/amqp/confirm-publisher';
+import { ManualClock } from '@telemetry/shared/clock';
 import { silentLogger } from '@telemetry/shared/logger';
 import { describe, expect, it } from 'vitest';
 import { createGatewayApp } from '../src/app.js';
@@ -156,5 +157,39 @@ describe('gateway submission API', () => {
     await send(`/submit/telemetry/${DOC_ID}`, '{}');
     const metrics = await (await app.request('/metrics')).text();
     expect(metrics).toContain('telemetry_gateway_submissions_total{status="200"} 1');
+  });
+});
+
+describe('per-IP rate limiting (optional)', () => {
+  it('answers 429 with Retry-After past the burst, per client address, and refills over time', async () => {
+    const clock = new ManualClock(1_000_000);
+    const sink = new RecordingSink();
+    let remote = '198.51.100.7';
+    const app = createGatewayApp({
+      config: parseGatewayConfig({ RATE_LIMIT_PER_SECOND: '2', RATE_LIMIT_BURST: '3' }),
+      sink,
+      metrics: createGatewayMetrics({ defaultMetrics: false }),
+      logger: silentLogger,
+      clock,
+      remoteAddress: () => remote,
+    });
+    const send = () => app.request(`/submit/telemetry/${DOC_ID}`, { method: 'POST', headers: { 'content-length': '2' }, body: '{}' });
+    expect([(await send()).status, (await send()).status, (await send()).status]).toEqual([200, 200, 200]);
+    const limited = await send();
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    remote = '198.51.100.8'; // another client has its own bucket
+    expect((await send()).status).toBe(200);
+    remote = '198.51.100.7';
+    clock.advance(500); // one token back at 2/s
+    expect((await send()).status).toBe(200);
+    expect((await send()).status).toBe(429);
+    expect(sink.published).toHaveLength(5);
+  });
+
+  it('is off by default', async () => {
+    const { send } = setup();
+    const statuses = await Promise.all(Array.from({ length: 50 }, () => send(`/submit/telemetry/${DOC_ID}`, '{}')));
+    expect(statuses.every((r) => r.status === 200)).toBe(true);
   });
 });

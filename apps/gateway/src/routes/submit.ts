@@ -9,6 +9,7 @@ import { FORWARDED_HEADERS, urlDimensionsFromPath, type ForwardedHeader } from '
 import { isValidDocId } from '@telemetry/shared/doc-id';
 import { TransientError } from '@telemetry/shared/errors';
 import type { GatewayConfig } from '../config.js';
+import { clientAddress } from '../client-ip.js';
 import { HttpError } from '../http-error.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { SubmissionSink } from '../submission-sink.js';
@@ -64,7 +65,7 @@ export function createSubmitHandler(deps: SubmitDependencies) {
       receivedAtMs: deps.nowMs(),
       contentEncoding,
       clientHeaders,
-      clientIp: config.storeClientIp ? clientIp(c) : undefined,
+      clientIp: config.storeClientIp ? clientAddress(c, config.trustProxy, deps.remoteAddress) : undefined,
       body,
     };
     const stopTimer = deps.metrics.publishSeconds.startTimer();
@@ -80,15 +81,6 @@ export function createSubmitHandler(deps: SubmitDependencies) {
     }
     deps.metrics.bodyBytes.inc(body.length);
     return c.text('OK', 200);
-  }
-
-  function clientIp(c: Context): string | undefined {
-    if (config.trustProxy) {
-      const forwarded = c.req.header('x-forwarded-for');
-      const first = forwarded?.split(',')[0]?.trim();
-      if (first) return first;
-    }
-    return deps.remoteAddress(c);
   }
 }
 

@@ -1,0 +1,45 @@
+/**
+ * Optional per-client-IP rate limit (RATE_LIMIT_PER_SECOND, off by default):
+ * a token bucket per address, refilled continuously, `burst` deep. Buckets
+ * live in a bounded LRU so a flood of addresses cannot grow memory. Limits
+ * are per gateway process (each core counts on its own).
+ */
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '@telemetry/shared/clock';
+
+interface Bucket {
+  tokens: number;
+  updatedMs: number;
+}
+
+export interface RateLimitDecision {
+  readonly allowed: boolean;
+  /** Seconds until a token is available (for Retry-After). */
+  readonly retryAfterSeconds: number;
+}
+
+export class RateLimiter {
+  private readonly buckets: LRUCache<string, Bucket>;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly clock: Clock,
+    maxClients = 100_000,
+  ) {
+    this.buckets = new LRUCache({ max: maxClients });
+  }
+
+  take(client: string): RateLimitDecision {
+    const now = this.clock.nowMs();
+    const bucket = this.buckets.get(client) ?? { tokens: this.burst, updatedMs: now };
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedMs) / 1000) * this.perSecond);
+    bucket.updatedMs = now;
+    this.buckets.set(client, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { allowed: true, retryAfterSeconds: 0 };
+    }
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond)) };
+  }
+}
