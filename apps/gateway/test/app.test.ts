@@ -189,7 +189,7 @@ describe('per-IP rate limiting (optional)', () => {
 
   it('is off by default', async () => {
     const { send } = setup();
-    const statuses = await Promise.all(Array.from({ length: 50 }, () => send(`/submit/telemetry/${DOC_ID}`, '{}')));
+    const statuses = await Promise.all(Array.from({ length: 50 }, async () => send(`/submit/telemetry/${DOC_ID}`, "{}")));
     expect(statuses.every((r) => r.status === 200)).toBe(true);
   });
 });
