@@ -89,6 +89,8 @@ function listen(app: Hono, port: number, hostname: string, config: GatewayConfig
           maxHeaderSize: Math.max(64 * 1024, config.maxPathBytes * 2),
           requestTimeout: config.requestTimeoutMs,
           headersTimeout: config.headersTimeoutMs,
+          // Node checks those timeouts only this often (default 30 s): slow clients would hold sockets that long.
+          connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.headersTimeoutMs / 2)),
           keepAliveTimeout: 5_000,
         },
       },
