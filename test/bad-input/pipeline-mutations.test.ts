@@ -23,8 +23,15 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 /** Every path to a value inside `value` (objects and arrays), capped for speed. */
 function paths(value: Json, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
   if (out.length > 5_000) return out;
-  if (Array.isArray(value)) value.forEach((v, i) => (out.push([...prefix, i]), paths(v, [...prefix, i], out)));
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) (out.push([...prefix, k]), paths(v, [...prefix, k], out));
+  const children: [string | number, Json][] = Array.isArray(value)
+    ? value.map((v, i): [number, Json] => [i, v])
+    : value !== null && typeof value === 'object'
+      ? Object.entries(value)
+      : [];
+  for (const [key, child] of children) {
+    out.push([...prefix, key]);
+    paths(child, [...prefix, key], out);
+  }
   return out;
 }
 
