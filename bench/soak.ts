@@ -1,0 +1,173 @@
+/**
+ * Soak (issue 6): the whole stack at half its measured capacity for
+ * SOAK_SECONDS (default 600), the RSS of every process and the queue depths
+ * sampled every 10 s. Memory must stay flat (the least-squares slope of each
+ * process's RSS is reported) and the queues must not grow.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import autocannon from 'autocannon';
+import { deleteTopology, prefixedTopology } from '@telemetry/shared/amqp/topology';
+import type { BenchResult } from './harness.js';
+import { startApp, waitForHttp, type AppProcess } from './stack.js';
+
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
+const SAMPLE_SECONDS = 10;
+const BODY = JSON.stringify({
+  ver: 2,
+  info: { reason: 'saved-session', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' },
+  padding: 'x'.repeat(800),
+});
+
+/** RSS (KiB) of `roots` and all their descendants, by "name pid". */
+async function rssTree(roots: Map<number, string>): Promise<Map<string, number>> {
+  const { stdout } = await promisify(execFile)('ps', ['-eo', 'pid=,ppid=,rss=']);
+  const rows = stdout.trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
+  const owner = new Map<number, string>(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid = 0, ppid = 0] of rows) {
+      const parent = owner.get(ppid);
+      if (parent && !owner.has(pid)) {
+        owner.set(pid, `${parent.split(' ')[0]}-child`);
+        grew = true;
+      }
+    }
+  }
+  const out = new Map<string, number>();
+  for (const [pid = 0, , rss = 0] of rows) {
+    const name = owner.get(pid);
+    if (name) out.set(`${name} ${pid}`, rss);
+  }
+  return out;
+}
+
+/** Least-squares slope of y over x. */
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i += 1) {
+    num += ((xs[i] ?? 0) - mx) * ((ys[i] ?? 0) - my);
+    den += ((xs[i] ?? 0) - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function load(url: string, seconds: number, overallRate?: number) {
+  let counter = 0;
+  return autocannon({
+    url,
+    connections: 20,
+    duration: seconds,
+    method: 'POST',
+    body: BODY,
+    ...(overallRate ? { overallRate } : {}),
+    requests: [{ setupRequest: (r) => ({ ...r, path: `/submit/telemetry/soak-${Date.now()}-${counter++}/saved-session/Firefox/23.0.1/release/20130814063812` }) }],
+  });
+}
+
+export async function benchSoak(): Promise<BenchResult> {
+  const prefix = `bench-soak-${Date.now()}.`;
+  const topology = prefixedTopology(prefix);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-soak-'));
+  const [port, statsPort] = [await freePort(), await freePort()];
+  const env = {
+    AMQP_URL,
+    AMQP_EXCHANGE: topology.exchange,
+    PERSIST_QUEUE: topology.persistQueue,
+    STATS_QUEUE: topology.statsQueue,
+    RETRY_QUEUE: topology.retryQueue,
+    DEAD_LETTER_QUEUE: topology.deadLetterQueue,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    STATS_PORT: String(statsPort),
+    STATS_HOST: '127.0.0.1',
+    STATS_PREFIX: `${prefix}stats`,
+    DEDUP_PREFIX: `${prefix}dedup:`,
+    DEDUP_TTL: '5m',
+    STORAGE_DIR: path.join(dir, 'storage'),
+    ERRORS_DIR: path.join(dir, 'errors'),
+    REVISION_CACHE_DIR: path.join(dir, 'revisions'),
+    MAX_FILE_AGE: '1m',
+    WORKERS: '2',
+    GATEWAY_PROCESSES: '2',
+  };
+  const apps: [string, AppProcess][] = [
+    ['gateway', startApp('gateway', env)],
+    ['workers', startApp('workers', env)],
+    ['stats', startApp('stats', env)],
+  ];
+  const connection = await amqp.connect(AMQP_URL);
+  const channel = await connection.createChannel();
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/ready`);
+    await waitForHttp(`http://127.0.0.1:${statsPort}/ready`);
+    const capacity = (await load(`http://127.0.0.1:${port}`, 15))['2xx'] / 15;
+    const rate = Math.max(10, Math.floor(capacity / 2));
+    // Let the queues drain after the capacity probe before measuring.
+    for (let i = 0; i < 60 && (await channel.checkQueue(topology.persistQueue)).messageCount > 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    const roots = new Map(apps.flatMap(([name, app]) => (app.child.pid ? [[app.child.pid, name] as [number, string]] : [])));
+    const samples: { t: number; rss: Map<string, number>; persist: number; stats: number }[] = [];
+    const started = Date.now();
+    const running = load(`http://127.0.0.1:${port}`, SOAK_SECONDS, rate);
+    while (Date.now() - started < SOAK_SECONDS * 1000) {
+      await new Promise((resolve) => setTimeout(resolve, SAMPLE_SECONDS * 1000));
+      samples.push({
+        t: (Date.now() - started) / 60_000,
+        rss: await rssTree(roots),
+        persist: (await channel.checkQueue(topology.persistQueue)).messageCount,
+        stats: (await channel.checkQueue(topology.statsQueue)).messageCount,
+      });
+    }
+    const result = await running;
+    // Skip the first minute: heaps and caches warm up then.
+    const steady = samples.filter((s) => s.t >= 1);
+    const names = [...new Set(steady.flatMap((s) => [...s.rss.keys()]))].sort();
+    const rows = names.map((name) => {
+      const points = steady.filter((s) => s.rss.has(name));
+      const ys = points.map((s) => (s.rss.get(name) ?? 0) / 1024);
+      const perMinute = slope(points.map((s) => s.t), ys);
+      return { name, first: ys[0] ?? 0, last: ys[ys.length - 1] ?? 0, perMinute };
+    });
+    const maxSlope = Math.max(...rows.map((r) => r.perMinute));
+    const persistDepths = steady.map((s) => s.persist);
+    const queueSlope = slope(steady.map((s) => s.t), persistDepths);
+    const markdown = [
+      `Capacity probe: ${capacity.toFixed(0)} req/s (15 s, 20 connections); soak at ${rate} req/s for ${SOAK_SECONDS} s (${result['2xx']} answered 2xx, ${result.non2xx} other, ${result.errors} errors); gateway 2 processes, 2 workers, stats; RSS sampled every ${SAMPLE_SECONDS} s, slopes fitted after the first minute.`,
+      '',
+      '| process | RSS at 1 min (MiB) | RSS at end (MiB) | slope (MiB/min) |',
+      '| --- | ---: | ---: | ---: |',
+      ...rows.map((r) => `| ${r.name} | ${r.first.toFixed(1)} | ${r.last.toFixed(1)} | ${r.perMinute.toFixed(3)} |`),
+      '',
+      `Persist queue depth: max ${Math.max(...persistDepths)}, slope ${queueSlope.toFixed(1)} messages/min; stats queue max ${Math.max(...steady.map((s) => s.stats))}.`,
+    ].join('\n');
+    return { name: 'Soak: memory and queues at half capacity', markdown, targetMet: maxSlope < 0.5 && queueSlope < 10 };
+  } finally {
+    await Promise.all(apps.map(([, app]) => app.stop()));
+    await deleteTopology(channel, topology).catch(() => undefined);
+    await connection.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
