@@ -8,15 +8,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import amqp from 'amqplib';
 import autocannon from 'autocannon';
-import { deleteTopology, prefixedTopology } from '@telemetry/shared/amqp/topology';
 import type { BenchResult } from './harness.js';
-import { startApp, waitForHttp } from './stack.js';
-
-const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp } from './stack.js';
 const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 60);
 const CONNECTIONS = 50;
 const STATS_MAX_LENGTH = 50_000;
@@ -28,7 +23,7 @@ const BODY = JSON.stringify({
 });
 
 async function load(url: string, seconds: number): Promise<{ rate: number; non2xx: number; errors: number }> {
-  let counter = 0;
+  const nextPath = uniqueSubmitPath('bench');
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -36,52 +31,14 @@ async function load(url: string, seconds: number): Promise<{ rate: number; non2x
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: BODY,
-    requests: [
-      {
-        setupRequest: (request) => ({
-          ...request,
-          path: `/submit/telemetry/bench-${process.pid}-${Date.now()}-${counter++}/saved-session/Firefox/23.0.1/release/20130814063812`,
-        }),
-      },
-    ],
+    requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }],
   });
   return { rate: result['2xx'] / seconds, non2xx: result.non2xx, errors: result.errors };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export async function benchIngestion(): Promise<BenchResult> {
-  const prefix = `bench-ingest-${Date.now()}.`;
-  const topology = prefixedTopology(prefix, { statsQueueMaxLength: STATS_MAX_LENGTH });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-ingest-'));
-  const [port, statsPort] = [await freePort(), await freePort()];
-  const env = {
-    AMQP_URL,
-    AMQP_EXCHANGE: topology.exchange,
-    PERSIST_QUEUE: topology.persistQueue,
-    STATS_QUEUE: topology.statsQueue,
-    STATS_QUEUE_MAX_LENGTH: String(STATS_MAX_LENGTH),
-    RETRY_QUEUE: topology.retryQueue,
-    DEAD_LETTER_QUEUE: topology.deadLetterQueue,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    STATS_PORT: String(statsPort),
-    STATS_HOST: '127.0.0.1',
-    STATS_PREFIX: `${prefix}stats`,
-    DEDUP_PREFIX: `${prefix}dedup:`,
-    STORAGE_DIR: path.join(dir, 'storage'),
-    ERRORS_DIR: path.join(dir, 'errors'),
-    REVISION_CACHE_DIR: path.join(dir, 'revisions'),
-    WORKERS: '1',
-    GATEWAY_PROCESSES: String(os.availableParallelism()),
-  };
+  const stack = await benchStack('ingest', { WORKERS: '1', GATEWAY_PROCESSES: String(os.availableParallelism()) }, { statsQueueMaxLength: STATS_MAX_LENGTH });
+  const { env, port, statsPort, topology } = stack;
 
   // Baseline: a bare node:http server in its own process would be fairer for CPU,
   // but both run under the same load generator on the same cores.
@@ -123,8 +80,7 @@ export async function benchIngestion(): Promise<BenchResult> {
     return { name: 'Ingestion throughput with and without the stats app', markdown, targetMet: ratio >= 0.95 && statsDepth <= STATS_MAX_LENGTH };
   } finally {
     await Promise.all([gateway.stop(), workers.stop(), stats.stop()]);
-    await deleteTopology(channel, topology).catch(() => undefined);
     await connection.close();
-    await rm(dir, { recursive: true, force: true });
+    await stack.cleanup();
   }
 }

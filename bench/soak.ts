@@ -5,19 +5,11 @@
  * process's RSS is reported) and the queues must not grow.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import autocannon from 'autocannon';
-import { deleteTopology, prefixedTopology } from '@telemetry/shared/amqp/topology';
 import type { BenchResult } from './harness.js';
-import { startApp, waitForHttp, type AppProcess } from './stack.js';
-
-const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp, type AppProcess } from './stack.js';
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const SAMPLE_SECONDS = 10;
 const BODY = JSON.stringify({
@@ -64,17 +56,8 @@ function slope(xs: number[], ys: number[]): number {
   return den === 0 ? 0 : num / den;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = http.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function load(url: string, seconds: number, overallRate?: number) {
-  let counter = 0;
+  const nextPath = uniqueSubmitPath('soak');
   return autocannon({
     url,
     connections: 20,
@@ -82,36 +65,13 @@ function load(url: string, seconds: number, overallRate?: number) {
     method: 'POST',
     body: BODY,
     ...(overallRate ? { overallRate } : {}),
-    requests: [{ setupRequest: (r) => ({ ...r, path: `/submit/telemetry/soak-${Date.now()}-${counter++}/saved-session/Firefox/23.0.1/release/20130814063812` }) }],
+    requests: [{ setupRequest: (r) => ({ ...r, path: nextPath() }) }],
   });
 }
 
 export async function benchSoak(): Promise<BenchResult> {
-  const prefix = `bench-soak-${Date.now()}.`;
-  const topology = prefixedTopology(prefix);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-soak-'));
-  const [port, statsPort] = [await freePort(), await freePort()];
-  const env = {
-    AMQP_URL,
-    AMQP_EXCHANGE: topology.exchange,
-    PERSIST_QUEUE: topology.persistQueue,
-    STATS_QUEUE: topology.statsQueue,
-    RETRY_QUEUE: topology.retryQueue,
-    DEAD_LETTER_QUEUE: topology.deadLetterQueue,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    STATS_PORT: String(statsPort),
-    STATS_HOST: '127.0.0.1',
-    STATS_PREFIX: `${prefix}stats`,
-    DEDUP_PREFIX: `${prefix}dedup:`,
-    DEDUP_TTL: '5m',
-    STORAGE_DIR: path.join(dir, 'storage'),
-    ERRORS_DIR: path.join(dir, 'errors'),
-    REVISION_CACHE_DIR: path.join(dir, 'revisions'),
-    MAX_FILE_AGE: '1m',
-    WORKERS: '2',
-    GATEWAY_PROCESSES: '2',
-  };
+  const stack = await benchStack('soak', { DEDUP_TTL: '5m', MAX_FILE_AGE: '1m', WORKERS: '2', GATEWAY_PROCESSES: '2' });
+  const { env, port, statsPort, topology } = stack;
   const apps: [string, AppProcess][] = [
     ['gateway', startApp('gateway', env)],
     ['workers', startApp('workers', env)],
@@ -166,8 +126,7 @@ export async function benchSoak(): Promise<BenchResult> {
     return { name: 'Soak: memory and queues at half capacity', markdown, targetMet: maxSlope < 0.5 && queueSlope < 10 };
   } finally {
     await Promise.all(apps.map(([, app]) => app.stop()));
-    await deleteTopology(channel, topology).catch(() => undefined);
     await connection.close();
-    await rm(dir, { recursive: true, force: true });
+    await stack.cleanup();
   }
 }

@@ -1,8 +1,16 @@
-/** Starts apps as child processes for benchmarks (the way `npm start` runs them). */
+/** The stack for benchmarks: apps as child processes (the way `npm start` runs them) on a private topology. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import { deleteTopology, prefixedTopology, type Topology } from '@telemetry/shared/amqp/topology';
+
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -35,4 +43,70 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`${url} not ready within ${timeoutMs} ms`);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface BenchStack {
+  readonly topology: Topology;
+  readonly dir: string;
+  readonly port: number;
+  readonly statsPort: number;
+  /** The environment every app of the stack gets. */
+  readonly env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+/** A private topology, key prefixes, data directories and ports for one benchmark. */
+export async function benchStack(label: string, extraEnv: Record<string, string> = {}, topologyOverrides: Partial<Topology> = {}): Promise<BenchStack> {
+  const prefix = `bench-${label}-${Date.now()}.`;
+  const topology = prefixedTopology(prefix, topologyOverrides);
+  const dir = await mkdtemp(path.join(os.tmpdir(), `bench-${label}-`));
+  const [port, statsPort] = [await freePort(), await freePort()];
+  const env = {
+    AMQP_URL,
+    AMQP_EXCHANGE: topology.exchange,
+    PERSIST_QUEUE: topology.persistQueue,
+    STATS_QUEUE: topology.statsQueue,
+    STATS_QUEUE_MAX_LENGTH: String(topology.statsQueueMaxLength),
+    RETRY_QUEUE: topology.retryQueue,
+    DEAD_LETTER_QUEUE: topology.deadLetterQueue,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    STATS_PORT: String(statsPort),
+    STATS_HOST: '127.0.0.1',
+    STATS_PREFIX: `${prefix}stats`,
+    DEDUP_PREFIX: `${prefix}dedup:`,
+    STORAGE_DIR: path.join(dir, 'storage'),
+    ERRORS_DIR: path.join(dir, 'errors'),
+    REVISION_CACHE_DIR: path.join(dir, 'revisions'),
+    ...extraEnv,
+  };
+  return {
+    topology,
+    dir,
+    port,
+    statsPort,
+    env,
+    async cleanup() {
+      const connection = await amqp.connect(AMQP_URL);
+      const channel = await connection.createChannel();
+      await deleteTopology(channel, topology).catch(() => undefined);
+      await connection.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Unique docIds in the Firefox URL form, for autocannon's setupRequest. */
+export function uniqueSubmitPath(label: string): () => string {
+  let counter = 0;
+  return () => `/submit/telemetry/${label}-${process.pid}-${Date.now()}-${counter++}/saved-session/Firefox/23.0.1/release/20130814063812`;
 }
