@@ -1,27 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parsePackedBuffer } from '@telemetry/shared/packed/packed-reader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixturePath, REPO_ROOT } from '../../test/support/fixtures.js';
+import { runTelemetry } from '../../test/support/cli.js';
+import { fixturePath } from '../../test/support/fixtures.js';
 import { startHgServer, type HgServer } from '../../test/support/hg-server.js';
 
-const BIN = path.join(REPO_ROOT, 'cli', 'bin', 'telemetry.js');
+const runCli = (args: string[], stdin: string, env: Record<string, string> = {}) => runTelemetry(args, { stdin, env });
 
-function runCli(args: string[], stdin: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
 
 async function packedLines(file: string): Promise<{ docId: string; json: string }[]> {
   const { records } = parsePackedBuffer(await readFile(fixturePath('pings', file)));

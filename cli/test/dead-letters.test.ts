@@ -1,31 +1,19 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { decodeSubmission, encodeSubmission } from '@telemetry/shared/amqp/submission-message';
 import { assertTopology, type Topology } from '@telemetry/shared/amqp/topology';
 import { parsePackedBuffer } from '@telemetry/shared/packed/packed-reader';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as worker from '@telemetry/shared/amqp/headers';
-import { fixturePath, REPO_ROOT } from '../../test/support/fixtures.js';
+import { runTelemetry } from '../../test/support/cli.js';
+import { fixturePath } from '../../test/support/fixtures.js';
 import { readAllLines, startTestPipeline, type TestPipeline } from '../../test/support/pipeline.js';
 import { AMQP_URL, createTestEnvironment, topologyEnv, waitFor, type TestEnvironment } from '../../test/support/services.js';
 
-const BIN = path.join(REPO_ROOT, 'cli', 'bin', 'telemetry.js');
+const runCli = (args: string[], env: Record<string, string>) => runTelemetry(args, { env });
 const REASON = 'revision server unreachable:\tHTTP 503';
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Publishes a submission to the dead-letter queue as a worker does once retries are exhausted. */
 async function deadLetter(channel: ConfirmChannel, topology: Topology, docId: string, body: Buffer = Buffer.from('{"ver": 1}')): Promise<void> {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -9,26 +8,16 @@ import { gzipSync } from 'node:zlib';
 import { parsePackedBuffer } from '@telemetry/shared/packed/packed-reader';
 import { parseErrorLine } from '@telemetry/shared/storage/error-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixturePath, REPO_ROOT } from '../../test/support/fixtures.js';
+import { runTelemetry } from '../../test/support/cli.js';
+import { fixturePath } from '../../test/support/fixtures.js';
 import { readAllLines, startTestPipeline, type TestPipeline } from '../../test/support/pipeline.js';
 import { waitFor } from '../../test/support/services.js';
 
-const BIN = path.join(REPO_ROOT, 'cli', 'bin', 'telemetry.js');
+const runCli = (args: string[]) => runTelemetry(args);
 const TELEMETRY1 = fixturePath('pings', 'telemetry1.packed');
 const UNICODE = fixturePath('pings', 'unicode.packed');
 const REVISION = 'http://hg.mozilla.org/releases/mozilla-release/rev/a55c55edf302';
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function packed(file: string) {
   return parsePackedBuffer(await readFile(file)).records;
