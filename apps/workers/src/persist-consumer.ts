@@ -152,16 +152,36 @@ export class PersistConsumer {
     this.busy = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    const state = this.pending[0]?.state;
+    const batch = this.takeBatch(state);
     try {
-      const state = this.pending[0]?.state;
-      const batch = this.takeBatch(state);
       if (state && batch.length > 0) await this.processWithRetry(state, batch);
     } catch (error) {
-      this.options.logger.error({ err: error }, 'batch failed unexpectedly; its messages return to the queue');
+      // Not transient (a bug, an invariant broken): retrying now would loop. Park the
+      // batch in the dead-letter queue with the reason, for replay after a fix.
+      this.options.logger.error({ err: error, messages: batch.length }, 'batch failed unexpectedly; dead-lettering it');
+      if (state) await this.deadLetterBatch(state, batch, `internal error: ${String(error)}`);
     } finally {
       this.busy = false;
       this.schedule();
     }
+  }
+
+  /** Dead-letters each delivery (acked once confirmed); what cannot be routed goes back to the queue. */
+  private async deadLetterBatch(state: ChannelState, batch: readonly Delivery[], reason: string): Promise<void> {
+    const router = this.router(state);
+    const routed: number[] = [];
+    for (const delivery of batch) {
+      try {
+        await router.deadLetter(delivery, reason);
+        routed.push(delivery.tag);
+      } catch {
+        const message = state.messages.get(delivery.tag);
+        state.messages.delete(delivery.tag);
+        if (message && !state.closed) state.channel.nack(message, false, true);
+      }
+    }
+    if (!state.closed) this.ack(state, routed);
   }
 
   /** Deliveries of one channel only, so acks go to the channel that delivered them. */
