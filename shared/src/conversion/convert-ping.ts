@@ -2,6 +2,7 @@ import { PingError } from '../errors.js';
 import type { RevisionSource } from '../revisions/types.js';
 import { parseRevisionUrl } from '../revisions/revision-url.js';
 import { convertHistograms } from './histograms.js';
+import { CONVERSION_FALLBACK, ScannedHistograms } from './scanned-histograms.js';
 
 /**
  * SPEC 4.1: turns a parsed submission of any payload version into the form
@@ -11,7 +12,11 @@ import { convertHistograms } from './histograms.js';
  */
 
 export interface ConversionResult {
-  /** The converted ping; `JSON.stringify` gives the stored line's JSON. */
+  /**
+   * The converted ping; `JSON.stringify` gives the stored line's JSON. (On
+   * the fast path only, its histograms are a RawJson that fast-path.ts
+   * splices into the line.)
+   */
   ping: Record<string, unknown>;
   /** The converted ping's info object, source of the storage dimensions. */
   info: Record<string, unknown>;
@@ -77,14 +82,16 @@ function dimensionSource(value: unknown, field: string): string | number | boole
 
 /**
  * Converts `container.histograms` in place (container is already a copy)
- * with the definitions of `info.revision`.
+ * with the definitions of `info.revision`. The fast path (fast-path.ts)
+ * puts a ScannedHistograms there instead of the parsed object: it becomes
+ * a RawJson of the converted histograms.
  */
 async function convertHistogramsOf(
   container: Record<string, unknown>,
   info: Record<string, unknown>,
   where: string,
   revisions: RevisionSource,
-): Promise<{ dropped: string[]; converted: number; histograms: Record<string, number[]> }> {
+): Promise<{ dropped: string[]; converted: number; histograms: object }> {
   const submitted = container.histograms;
   if (!isPlainObject(submitted)) throw badPayload(`${where}histograms is ${describe(submitted)}, not an object`);
   const revision = info.revision;
@@ -98,6 +105,11 @@ async function convertHistogramsOf(
   // uses, so every RevisionSource sees only well-formed ones.
   parseRevisionUrl(revision);
   const definitions = await revisions.get(revision);
+  if (submitted instanceof ScannedHistograms) {
+    const { raw, dropped, converted } = submitted.convert(definitions);
+    container.histograms = raw;
+    return { dropped, converted, histograms: raw };
+  }
   const { histograms, dropped } = convertHistograms(submitted, definitions);
   container.histograms = histograms;
   return { dropped, converted: Object.keys(histograms).length, histograms };
@@ -221,6 +233,9 @@ function finish(
   convertedHistograms: number,
   converted: object | undefined,
 ): ConversionResult {
+  // Scanned histograms this version does not convert are stored as submitted: the general path does that.
+  if (ping.histograms instanceof ScannedHistograms) throw CONVERSION_FALLBACK;
+  if (isPlainObject(ping.payload) && ping.payload.histograms instanceof ScannedHistograms) throw CONVERSION_FALLBACK;
   assertStorable(ping, converted);
   return { ping, info, droppedHistograms, convertedHistograms };
 }

@@ -3,9 +3,12 @@ import type { CompiledHistogram, HistogramDefinitions } from '../histograms/type
 
 /**
  * SPEC 4.2: a submitted histogram becomes one array, every bucket count in
- * bucket order (zeros included) followed by five statistics. This runs for
- * every histogram of every ping, so it is plain loops and map lookups: no
- * regex, no per-key allocation, nothing allocated but the output.
+ * bucket order (zeros included) followed by five statistics. This is the
+ * general path, on parsed objects: plain loops and map lookups, no regex,
+ * nothing allocated but the output. Pings converted from their text
+ * (convertSubmission, convertPingText) usually take the fast path instead
+ * (fast-path.ts: the histograms scanned from the text and written as JSON
+ * directly, with the same rules and result), which falls back to this one.
  */
 
 /** The statistics appended after the bucket counts, in output order. */

@@ -2,8 +2,8 @@ import { PingError } from '../errors.js';
 import type { DimensionSchema } from '../dimensions/schema.js';
 import { dimensionValues, storageLocation } from '../dimensions/storage-path.js';
 import type { RevisionSource } from '../revisions/types.js';
-import { convertPing } from './convert-ping.js';
-import { decodeBody, parsePingJson } from './decode-body.js';
+import { decodeBody } from './decode-body.js';
+import { convertText } from './fast-path.js';
 
 /** What a worker (or `telemetry convert`) needs to turn a submission into a stored record. */
 export interface ConversionContext {
@@ -62,12 +62,12 @@ export async function convertPingText(
   receivedAtMs: number,
   context: ConversionContext,
 ): Promise<ConvertedRecord> {
-  const result = await convertPing(parsePingJson(text), context.revisions);
+  const { result, json } = await convertText(text, context.revisions);
   const dimensions = dimensionValues(context.schema, result.info, receivedAtMs);
   const { dir, fileStem } = storageLocation(dimensions);
   return {
     docId,
-    json: JSON.stringify(result.ping),
+    json,
     dimensions,
     info: result.info,
     dir,

@@ -99,6 +99,7 @@ export function compileHistogram(name: string, definition: unknown): CompiledHis
     bucketCount: shape.bucketCount,
     bounds: Object.freeze(bounds),
     indexByKey,
+    boundsArray: Float64Array.from(bounds),
   });
 }
 
