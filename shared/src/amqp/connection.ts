@@ -78,6 +78,9 @@ export class AmqpConnection {
     try {
       connection = await amqp.connect(withHeartbeat(this.options.url), {
         clientProperties: { connection_name: this.options.connectionName ?? 'telemetry' },
+        // amqplib leaves Nagle's algorithm on: a lone publish then waits for the
+        // peer's delayed ACK (tens of ms), which caps a request/confirm gateway.
+        noDelay: true,
       });
       connection.on('error', (error: Error) => this.options.logger.warn({ err: error }, 'RabbitMQ connection error'));
       let closedDuringSetUp = false;
