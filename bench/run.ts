@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchConversion } from './conversion.js';
 import { benchIngestion } from './ingestion.js';
+import { benchMapreduce } from './mapreduce.js';
 import { benchSoak } from './soak.js';
 import { benchStatsConsumer } from './stats-consumer.js';
 import { machineDescription, type BenchResult } from './harness.js';
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   conversion: benchConversion,
   'stats-consumer': benchStatsConsumer,
   ingestion: benchIngestion,
+  mapreduce: benchMapreduce,
   soak: benchSoak,
 };
 

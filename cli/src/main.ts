@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '@telemetry/shared/config/env';
 import { registerConvert } from './commands/convert.js';
 import { registerDeadLetters } from './commands/dead-letters.js';
+import { registerMapreduce, registerMapreduceWorker } from './commands/mapreduce.js';
 import { registerReplay } from './commands/replay.js';
 import { UsageError } from './usage-error.js';
 
@@ -16,6 +17,8 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerReplay(program);
   registerDeadLetters(program);
+  registerMapreduce(program);
+  registerMapreduceWorker(program);
   return program;
 }
 

@@ -1,0 +1,121 @@
+/**
+ * A mapreduce-worker process: BullMQ workers on the map, reduce and schedule
+ * queues. Any number of them, on any hosts that see the same storage and
+ * work-dir paths, coordinate through Redis alone. A worker that dies mid-task
+ * stops renewing its lock; after MAPREDUCE_LOCK_DURATION another worker's
+ * stalled-job check puts the task back and it runs again (a task rewrites
+ * its output files from scratch, so running twice is harmless).
+ *
+ * At start it registers the histogram schedule (MAPREDUCE_HISTOGRAM_CRON) or
+ * removes it when the variable is unset, so the schedule follows the
+ * configuration of the workers last started.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Logger } from '@telemetry/shared/logger';
+import type { MapreduceConfig } from '../config.js';
+import { runHistogramAggregates } from '../histograms/run.js';
+import {
+  cancelKey,
+  processMapJob,
+  processReduceJob,
+  processRunJob,
+  type CancelCheck,
+  type MapJobData,
+  type ReduceJobData,
+  type RunJobData,
+} from './jobs.js';
+import { bullConnection, KEEP_COMPLETED, KEEP_FAILED, queueNames } from './options.js';
+
+export const HISTOGRAM_SCHEDULER_ID = 'histogram-aggregates';
+export const HISTOGRAM_JOB_NAME = 'histogram-aggregates';
+
+export interface MapreduceWorker {
+  stop(): Promise<void>;
+}
+
+export async function startMapreduceWorker(config: MapreduceConfig, logger: Logger): Promise<MapreduceWorker> {
+  const { redisUrl, prefix } = config.distributed;
+  const names = queueNames(config.distributed.queue);
+  // BullMQ never closes a connection it was given: every one is tracked and closed at stop.
+  const connections: ReturnType<typeof bullConnection>[] = [];
+  const connect = (name: string) => {
+    const created = bullConnection(redisUrl, name);
+    connections.push(created);
+    return created;
+  };
+  const connection = connect('mapreduce-worker');
+  const reduceQueue = new Queue(names.reduce, { connection, prefix });
+  const scheduleQueue = new Queue(names.schedule, { connection, prefix });
+  const workerOptions = {
+    prefix,
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
+    maxStalledCount: config.maxStalledCount,
+  };
+
+  const cancelPrefix = cancelKey(prefix, config.distributed.queue, '');
+  const isCancelled: CancelCheck = async (runId) => (await connection.exists(`${cancelPrefix}${runId}`)) === 1;
+  const mapWorker = new Worker<MapJobData>(names.map, (job) => processMapJob(job, isCancelled), {
+    ...workerOptions,
+    connection: connect('mapreduce-worker-map'),
+    concurrency: config.concurrency,
+  });
+  const reduceWorker = new Worker<RunJobData | ReduceJobData>(
+    names.reduce,
+    (job, token) =>
+      job.data.kind === 'run' ? processRunJob(job as Job<RunJobData>, token, reduceQueue, isCancelled) : processReduceJob(job as Job<ReduceJobData>, isCancelled),
+    { ...workerOptions, connection: connect('mapreduce-worker-reduce'), concurrency: config.concurrency },
+  );
+  const h = config.histogram;
+  const scheduleWorker = new Worker(
+    names.schedule,
+    async () => {
+      const result = await runHistogramAggregates({
+        dataDir: h.dataDir,
+        outDir: h.outDir,
+        ...(h.filter === undefined ? {} : { filter: h.filter }),
+        schemaFile: h.schemaFile,
+        hgServer: h.hgServer,
+        revisionCacheDir: h.revisionCacheDir,
+        workDir: h.workDir,
+        mappers: h.mappers,
+      });
+      const summary = { entries: result.entries.length, records: result.run.map.records, tornLines: result.run.map.tornLines, missingRevisions: result.missingRevisions };
+      logger.info(summary, 'histogram aggregates published');
+      return summary;
+    },
+    { ...workerOptions, connection: connect('mapreduce-worker-schedule'), concurrency: 1 },
+  );
+  const workers = [mapWorker, reduceWorker, scheduleWorker];
+  for (const worker of workers) {
+    worker.on('failed', (job, error) => logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error.message }, 'task failed'));
+    worker.on('error', (error) => logger.error({ queue: worker.name, err: error.message }, 'worker error'));
+  }
+
+  try {
+    if (h.cron === undefined) {
+      await scheduleQueue.removeJobScheduler(HISTOGRAM_SCHEDULER_ID);
+    } else {
+      await scheduleQueue.upsertJobScheduler(
+        HISTOGRAM_SCHEDULER_ID,
+        { pattern: h.cron },
+        { name: HISTOGRAM_JOB_NAME, data: {}, opts: { attempts: config.distributed.attempts, backoff: { type: 'exponential', delay: config.distributed.backoffMs }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED } },
+      );
+    }
+    await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  } catch (error) {
+    await Promise.allSettled([...workers.map((worker) => worker.close(true)), reduceQueue.close(), scheduleQueue.close()]);
+    for (const created of connections) created.disconnect();
+    throw error;
+  }
+  logger.info({ queues: names, prefix, concurrency: config.concurrency, histogramCron: h.cron ?? 'off' }, 'mapreduce worker started');
+
+  return {
+    async stop() {
+      // close() waits for the tasks in hand; a task cut short by a hard kill is retried elsewhere.
+      await Promise.allSettled(workers.map((worker) => worker.close()));
+      await Promise.allSettled([reduceQueue.close(), scheduleQueue.close()]);
+      for (const created of connections) created.disconnect();
+    },
+  };
+}
