@@ -34,7 +34,8 @@
   function draw() {
     const histogram = current && current.histograms[$('histogram-name').value];
     if (!histogram) return;
-    chart.data.labels = histogram.bounds.map(String);
+    // Bounds are null when the revision's Histograms.json could not be fetched: label by bucket index.
+    chart.data.labels = histogram.bounds ? histogram.bounds.map(String) : histogram.counts.map((_, i) => `#${i}`);
     chart.data.datasets[0].data = histogram.counts;
     chart.update();
     $('histogram-records').textContent = String(histogram.records);

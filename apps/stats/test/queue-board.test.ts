@@ -1,21 +1,31 @@
 import { Hono } from 'hono';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REDIS_URL, uniqueName } from '../../../test/support/services.js';
 import { isLoopback, mountQueueBoard, QUEUE_BOARD_PATH } from '../src/queue-board.js';
 
 describe('the MapReduce queue board (bull-board) is never public', () => {
   const closers: (() => Promise<void>)[] = [];
+  const prefixes: string[] = [];
   afterEach(async () => {
     await Promise.all(closers.splice(0).map((close) => close()));
+    const redis = new Redis(REDIS_URL);
+    for (const prefix of prefixes.splice(0)) {
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    redis.disconnect();
   });
 
   function board(adminToken: string | undefined, remote: string | undefined): Hono {
     const app = new Hono();
+    const prefix = uniqueName('bull');
+    prefixes.push(prefix);
     closers.push(
       mountQueueBoard(app, {
         redisUrl: REDIS_URL,
         queueNames: [uniqueName('board-map'), uniqueName('board-reduce')],
-        prefix: uniqueName('bull'),
+        prefix,
         adminToken,
         remoteAddress: () => remote,
       }),
