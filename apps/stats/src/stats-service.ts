@@ -30,10 +30,16 @@ export interface Point {
   errors: number;
 }
 
-function lastMinutes(nowMs: number, windowMs: number): number[] {
-  const current = minuteIndex(nowMs);
-  const count = Math.max(1, Math.ceil(windowMs / MINUTE_MS));
-  return Array.from({ length: count }, (_, i) => current - count + 1 + i);
+/**
+ * The minutes a window touches: every minute overlapping [now - window, now].
+ * Counters are per minute, so a window is widened to whole minutes at its
+ * start (a "1m" window at 12:30:05 covers 12:29:00-12:30:05) rather than
+ * dropping what arrived just before the current minute began.
+ */
+function windowMinutes(nowMs: number, windowMs: number): number[] {
+  const first = minuteIndex(nowMs - windowMs);
+  const last = minuteIndex(nowMs);
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
 export class StatsService {
@@ -43,21 +49,25 @@ export class StatsService {
   ) {}
 
   async summary(window: { text: string; ms: number }): Promise<Summary> {
-    const perMinute = await this.store.totalsPerMinute(lastMinutes(this.clock.nowMs(), window.ms));
+    const nowMs = this.clock.nowMs();
+    const minutes = windowMinutes(nowMs, window.ms);
+    const perMinute = await this.store.totalsPerMinute(minutes);
     const summary: Summary = { window: window.text, received: 0, persisted: 0, errors: {}, receivedPerSecond: 0, persistedPerSecond: 0 };
     for (const totals of perMinute) {
       summary.received += totals.received;
       summary.persisted += totals.persisted;
       for (const [type, n] of Object.entries(totals.errors)) summary.errors[type] = (summary.errors[type] ?? 0) + n;
     }
-    summary.receivedPerSecond = summary.received / (window.ms / 1000);
-    summary.persistedPerSecond = summary.persisted / (window.ms / 1000);
+    // Rates over the span the counted minutes really cover.
+    const coveredSeconds = (nowMs - (minutes[0] ?? 0) * MINUTE_MS) / 1000;
+    summary.receivedPerSecond = summary.received / coveredSeconds;
+    summary.persistedPerSecond = summary.persisted / coveredSeconds;
     return summary;
   }
 
   /** Values sorted by received (descending); the tail past `top` is folded into OTHER. */
   async dimensionValues(dimension: StatsDimension, windowMs: number, top: number): Promise<DimensionValue[]> {
-    const counts = await this.store.countsByValue(dimension, lastMinutes(this.clock.nowMs(), windowMs));
+    const counts = await this.store.countsByValue(dimension, windowMinutes(this.clock.nowMs(), windowMs));
     const values = [...counts].map(([value, c]) => ({ value, ...c }));
     values.sort((a, b) => b.received - a.received || b.persisted - a.persisted || a.value.localeCompare(b.value));
     if (values.length <= top) return values;

@@ -55,8 +55,11 @@ describe('stats API over real Redis counters', () => {
   it('summarises a window', async () => {
     const { status, body } = await get('/api/stats/summary?window=15m');
     expect(status).toBe(200);
-    expect(body).toEqual({ window: '15m', received: 6, persisted: 2, errors: { bad_json: 1 }, receivedPerSecond: 6 / 900, persistedPerSecond: 2 / 900 });
-    expect((await get('/api/stats/summary?window=1m')).body).toMatchObject({ received: 2, persisted: 2 });
+    // 12:15:05-12:30:05 touches the minutes 12:15 to 12:30: 905 s covered.
+    expect(body).toEqual({ window: '15m', received: 6, persisted: 2, errors: { bad_json: 1 }, receivedPerSecond: 6 / 905, persistedPerSecond: 2 / 905 });
+    // "1m" at 12:30:05 covers 12:29:00-12:30:05: the 12:28 minute is out.
+    expect((await get('/api/stats/summary?window=1m')).body).toMatchObject({ received: 2, persisted: 2, receivedPerSecond: 2 / 65 });
+    expect((await get('/api/stats/summary?window=2m')).body).toMatchObject({ received: 6 });
   });
 
   it('counts by dimension value, sorted by received', async () => {
