@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { convertText, convertTextFast, convertTextGeneral, type TextConversion } from '../src/conversion/fast-path.js';
-import { PingError } from '../src/errors.js';
+import { convertText, convertTextFast, convertTextGeneral } from '../src/conversion/fast-path.js';
+import { outcome } from './support/conversion-outcome.js';
 import { parsePackedBuffer } from '../src/packed/packed-reader.js';
 import { FixtureRevisionSource } from './support/fixture-revisions.js';
 import { fixturePath } from '../../test/support/fixtures.js';
@@ -26,20 +26,6 @@ type Json = Record<string, unknown>;
 const real = JSON.parse(realText) as Json & { histograms: Record<string, Json & { values: Json }> };
 const NAMES = Object.keys(real.histograms);
 const STATISTICS = ['sum', 'log_sum', 'log_sum_squares', 'sum_squares_lo', 'sum_squares_hi'];
-
-type Outcome = { json: string; info: unknown; dropped: readonly string[]; converted: number } | { error: string; message: string };
-
-async function outcome(run: () => Promise<TextConversion | undefined>): Promise<Outcome | undefined> {
-  try {
-    const done = await run();
-    if (done === undefined) return undefined;
-    const { result, json } = done;
-    return { json, info: result.info, dropped: result.droppedHistograms, converted: result.convertedHistograms };
-  } catch (error) {
-    if (error instanceof PingError) return { error: error.type, message: error.message };
-    throw error;
-  }
-}
 
 /** Both paths agree; returns whether the fast path alone converted it. */
 async function agree(text: string): Promise<boolean> {

@@ -2,8 +2,8 @@ import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { convertPing } from '../src/conversion/convert-ping.js';
-import { convertText, convertTextFast, convertTextGeneral, type TextConversion } from '../src/conversion/fast-path.js';
-import { PingError } from '../src/errors.js';
+import { convertText, convertTextFast, convertTextGeneral } from '../src/conversion/fast-path.js';
+import { outcome } from './support/conversion-outcome.js';
 import { parseHistogramDefinitions } from '../src/histograms/definitions.js';
 import { parsePackedBuffer } from '../src/packed/packed-reader.js';
 import { FixtureRevisionSource, RELEASE_23_URL } from './support/fixture-revisions.js';
@@ -19,20 +19,6 @@ import { fixturePath } from '../../test/support/fixtures.js';
 
 const revisions = new FixtureRevisionSource();
 const NAME = 'DOM_TIMERS_FIRED_PER_NATIVE_TIMEOUT';
-
-type Outcome = { json: string; info: unknown; dropped: readonly string[]; converted: number } | { error: string; message: string };
-
-async function outcome(run: () => Promise<TextConversion | undefined>): Promise<Outcome | undefined> {
-  try {
-    const done = await run();
-    if (done === undefined) return undefined;
-    const { result, json } = done;
-    return { json, info: result.info, dropped: result.droppedHistograms, converted: result.convertedHistograms };
-  } catch (error) {
-    if (error instanceof PingError) return { error: error.type, message: error.message };
-    throw error;
-  }
-}
 
 /** Both paths agree on `text`; returns whether the fast path alone could do it. */
 async function expectSame(text: string): Promise<boolean> {

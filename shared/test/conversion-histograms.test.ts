@@ -5,21 +5,12 @@ import { PingError } from '../src/errors.js';
 import { compileHistogramDefinitions } from '../src/histograms/definitions.js';
 import type { CompiledHistogram } from '../src/histograms/types.js';
 import { loadFixtureDefinitions } from './support/fixture-revisions.js';
+import { SPEC_CONVERTED, specSubmittedHistogram } from './support/spec-example.js';
 
 const definitions = loadFixtureDefinitions('releases/mozilla-release', 'a55c55edf302');
 const NAME = 'DOM_TIMERS_FIRED_PER_NATIVE_TIMEOUT';
 
-/** The submitted histogram of SPEC 4.2, fresh for each use. */
-const specExample = (): Record<string, unknown> => ({
-  range: [1, 3000],
-  bucket_count: 10,
-  histogram_type: 0,
-  values: { '0': 0, '1': 1232, '3': 7, '8': 2, '414': 1, '1114': 0 },
-  sum: 1279,
-  log_sum: 873.47,
-  log_sum_squares: 624.02,
-});
-const SPEC_CONVERTED = [0, 1232, 7, 2, 0, 0, 0, 1, 0, 0, 1279, 873.47, 624.02, -1, -1];
+const specExample = specSubmittedHistogram;
 
 function conversionError(histograms: Record<string, unknown>): PingError {
   try {

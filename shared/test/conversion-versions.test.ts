@@ -4,18 +4,11 @@ import { PingError, RevisionUnavailableError, type PingErrorType } from '../src/
 import type { HistogramDefinitions } from '../src/histograms/types.js';
 import type { RevisionSource } from '../src/revisions/types.js';
 import { FixtureRevisionSource, RELEASE_23_URL } from './support/fixture-revisions.js';
+import { SPEC_CONVERTED, specSubmittedHistogram } from './support/spec-example.js';
 
 const NAME = 'DOM_TIMERS_FIRED_PER_NATIVE_TIMEOUT';
-const SUBMITTED = {
-  range: [1, 3000],
-  bucket_count: 10,
-  histogram_type: 0,
-  values: { '0': 0, '1': 1232, '3': 7, '8': 2, '414': 1, '1114': 0 },
-  sum: 1279,
-  log_sum: 873.47,
-  log_sum_squares: 624.02,
-};
-const CONVERTED = [0, 1232, 7, 2, 0, 0, 0, 1, 0, 0, 1279, 873.47, 624.02, -1, -1];
+const SUBMITTED = specSubmittedHistogram();
+const CONVERTED = SPEC_CONVERTED;
 
 /** A revision server that is down: every lookup is transient. */
 class UnavailableRevisions implements RevisionSource {
