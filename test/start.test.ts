@@ -304,7 +304,8 @@ describe('npm start (the whole stack, end to end)', () => {
     expect((await stored())?.file).toContain(`.${hostId}_w0.`);
 
     if (statsPresent) {
-      expect((await fetch(`http://127.0.0.1:${statsPort}/status`)).status).toBe(200);
+      // The stats app starts beside the gateway, not before it: give it its own wait.
+      await waitFor('the stats app', async () => (await fetch(`http://127.0.0.1:${statsPort}/status`).catch(() => undefined))?.status === 200, 30_000);
     }
     const tree = descendants(run.child.pid ?? 0);
     for (const pid of tree) seenPids.add(pid);
