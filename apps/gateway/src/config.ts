@@ -28,6 +28,8 @@ const gatewayEnvSchema = z.object({
   /** Submissions per second per client IP and process; 0 = no limit. */
   RATE_LIMIT_PER_SECOND: integerField(0, { min: 0 }),
   RATE_LIMIT_BURST: integerField(20),
+  /** V8 old-space cap of each clustered gateway process: memory stays bounded under any load. */
+  GATEWAY_MAX_HEAP: sizeBytesField('256MiB'),
 });
 
 export interface GatewayConfig {
@@ -52,6 +54,7 @@ export interface GatewayConfig {
   readonly shutdownTimeoutMs: number;
   /** Undefined when off. */
   readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  readonly maxHeapBytes: number;
 }
 
 /** Parses the gateway's environment; a bad value throws ConfigError naming the variable. */
@@ -77,6 +80,7 @@ export function parseGatewayConfig(env: Env): GatewayConfig {
     requestTimeoutMs: parsed.REQUEST_TIMEOUT,
     headersTimeoutMs: parsed.HEADERS_TIMEOUT,
     shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT,
+    maxHeapBytes: parsed.GATEWAY_MAX_HEAP,
     rateLimit: parsed.RATE_LIMIT_PER_SECOND > 0 ? { perSecond: parsed.RATE_LIMIT_PER_SECOND, burst: parsed.RATE_LIMIT_BURST } : undefined,
   };
 }

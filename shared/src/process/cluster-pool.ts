@@ -15,6 +15,8 @@ export interface ClusterPoolOptions {
   readonly onWorker?: (worker: Worker, slot: number) => void;
   /** Exit code that means "do not restart me" (e.g. bad configuration). */
   readonly fatalExitCode?: number;
+  /** Extra Node flags of the pooled processes (e.g. a heap cap). */
+  readonly execArgv?: readonly string[];
 }
 
 export interface ClusterPool {
@@ -22,6 +24,7 @@ export interface ClusterPool {
 }
 
 export function startClusterPool(options: ClusterPoolOptions): ClusterPool {
+  if (options.execArgv) cluster.setupPrimary({ execArgv: [...process.execArgv, ...options.execArgv] });
   const restarts = new Map<number, number>();
   let stopping = false;
 
