@@ -5,6 +5,7 @@
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchCapacity } from './capacity.js';
 import { benchConversion } from './conversion.js';
 import { benchIngestion } from './ingestion.js';
 import { benchMapreduce } from './mapreduce.js';
@@ -17,6 +18,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   'stats-consumer': benchStatsConsumer,
   ingestion: benchIngestion,
   mapreduce: benchMapreduce,
+  capacity: benchCapacity,
   soak: benchSoak,
 };
 

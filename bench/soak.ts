@@ -5,6 +5,9 @@
  * process's RSS is reported) and the queues must not grow.
  */
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import autocannon from 'autocannon';
@@ -12,6 +15,7 @@ import type { BenchResult } from './harness.js';
 import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp, type AppProcess } from './stack.js';
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const SAMPLE_SECONDS = 10;
+const SAMPLES_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'soak-samples.csv');
 const BODY = JSON.stringify({
   ver: 2,
   info: { reason: 'saved-session', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' },
@@ -40,6 +44,15 @@ async function rssTree(roots: Map<number, string>): Promise<Map<string, number>>
     if (name) out.set(`${name} ${pid}`, rss);
   }
   return out;
+}
+
+/** One row per sample: minutes since the start, queue depths, RSS (MiB) of each process. */
+function samplesCsv(samples: { t: number; rss: Map<string, number>; persist: number; stats: number }[], names: string[]): string {
+  const header = ['minutes', 'persist_queue', 'stats_queue', ...names.map((name) => `rss_mib:${name}`)].join(',');
+  const lines = samples.map((s) =>
+    [s.t.toFixed(2), s.persist, s.stats, ...names.map((name) => (s.rss.has(name) ? ((s.rss.get(name) ?? 0) / 1024).toFixed(1) : ''))].join(','),
+  );
+  return `${[header, ...lines].join('\n')}\n`;
 }
 
 /** Least-squares slope of y over x. */
@@ -112,6 +125,7 @@ export async function benchSoak(): Promise<BenchResult> {
       return { name, first: ys[0] ?? 0, last: ys[ys.length - 1] ?? 0, perMinute };
     });
     const maxSlope = Math.max(...rows.map((r) => r.perMinute));
+    await writeFile(SAMPLES_FILE, samplesCsv(samples, names));
     const persistDepths = steady.map((s) => s.persist);
     const queueSlope = slope(steady.map((s) => s.t), persistDepths);
     const markdown = [
@@ -120,6 +134,8 @@ export async function benchSoak(): Promise<BenchResult> {
       '| process | RSS at 1 min (MiB) | RSS at end (MiB) | slope (MiB/min) |',
       '| --- | ---: | ---: | ---: |',
       ...rows.map((r) => `| ${r.name} | ${r.first.toFixed(1)} | ${r.last.toFixed(1)} | ${r.perMinute.toFixed(3)} |`),
+      '',
+      `Raw samples: bench/${path.basename(SAMPLES_FILE)} (overwritten by each run).`,
       '',
       `Persist queue depth: max ${Math.max(...persistDepths)}, slope ${queueSlope.toFixed(1)} messages/min; stats queue max ${Math.max(...steady.map((s) => s.stats))}.`,
     ].join('\n');

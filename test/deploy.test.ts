@@ -41,7 +41,7 @@ describe('deploy files', () => {
   it('parse and pass every check', () => {
     const report = validateDeploy();
     expect(report.problems).toEqual([]);
-    expect(report.files).toEqual(expect.arrayContaining(['deploy/docker-compose.yml', 'deploy/k8s/workers.yaml', 'deploy/k8s/gateway.yaml']));
+    expect(report.files).toEqual(expect.arrayContaining(['deploy/compose.yaml', 'deploy/k8s/workers.yaml', 'deploy/k8s/gateway.yaml']));
     expect(yamlFiles().length).toBe(report.files.length);
   });
 
@@ -56,10 +56,10 @@ describe('deploy files', () => {
   });
 
   it.each([
-    ['docker-compose.yml', (t: string) => t.replace('MAX_BODY_BYTES: ${MAX_BODY_BYTES', 'MAX_BODY_BYTE: ${MAX_BODY_BYTES'), 'MAX_BODY_BYTE is not a variable of the gateway app'],
-    ['docker-compose.yml', (t: string) => t.replace("127.0.0.1:9101/ready", '127.0.0.1:9102/ready'), 'the healthcheck must ask /ready on port 9101'],
-    ['docker-compose.yml', (t: string) => t.replace('    command: [node, --import, tsx, apps/workers/src/main.ts]', '    command: [node, --import, tsx, apps/workers/src/main.ts]\n    ports: ["9101:9101"]'), 'prevent --scale workers=N'],
-    ['docker-compose.yml', (t: string) => t.replace('apps/stats/src/main.ts', 'apps/stats/src/mian.ts'), 'command does not run apps/stats/src/main.ts'],
+    ['compose.yaml', (t: string) => t.replace('MAX_BODY_BYTES: ${MAX_BODY_BYTES', 'MAX_BODY_BYTE: ${MAX_BODY_BYTES'), 'MAX_BODY_BYTE is not a variable of the gateway app'],
+    ['compose.yaml', (t: string) => t.replace("127.0.0.1:9101/ready", '127.0.0.1:9102/ready'), 'the healthcheck must ask /ready on port 9101'],
+    ['compose.yaml', (t: string) => t.replace('    command: [node, --import, tsx, apps/workers/src/main.ts]', '    command: [node, --import, tsx, apps/workers/src/main.ts]\n    ports: ["9101:9101"]'), 'prevent --scale workers=N'],
+    ['compose.yaml', (t: string) => t.replace('apps/stats/src/main.ts', 'apps/stats/src/mian.ts'), 'command does not run apps/stats/src/main.ts'],
     ['k8s/workers.yaml', (t: string) => t.replace('queueName: telemetry.persist', 'queueName: telemetry.stats'), "queueName must be PERSIST_QUEUE"],
     ['k8s/storage.yaml', (t: string) => t.replace('- ReadWriteMany', '- ReadWriteOnce'), 'must be ReadWriteMany'],
     ['k8s/gateway.yaml', (t: string) => t.replace('path: /ready', 'path: /readyz'), 'readiness probe must ask /ready'],
@@ -82,7 +82,7 @@ describe('deploy files', () => {
   });
 
   it('pass `docker compose config` where a compose client exists', (context) => {
-    const file = path.join(REPO_ROOT, 'deploy', 'docker-compose.yml');
+    const file = path.join(REPO_ROOT, 'deploy', 'compose.yaml');
     let result;
     if (has('docker', ['compose', 'version'])) {
       result = spawnSync('docker', ['compose', '-f', file, 'config', '--quiet'], { encoding: 'utf8', timeout: 30_000 });
@@ -90,7 +90,7 @@ describe('deploy files', () => {
       // Compose v1 (Debian's docker-compose) predates the top-level `name`: check the rest.
       const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-v1-'));
       temps.push(dir);
-      const copy = path.join(dir, 'docker-compose.yml');
+      const copy = path.join(dir, 'compose.yaml');
       writeFileSync(copy, readFileSync(file, 'utf8').replace(/^name: .*$/m, ''));
       result = spawnSync('docker-compose', ['-f', copy, '--project-directory', path.dirname(file), '-p', 'telemetry', 'config', '--quiet'], {
         encoding: 'utf8',

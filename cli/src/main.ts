@@ -4,6 +4,7 @@ import { registerConvert } from './commands/convert.js';
 import { registerDeadLetters } from './commands/dead-letters.js';
 import { registerMapreduce, registerMapreduceWorker } from './commands/mapreduce.js';
 import { registerReplay } from './commands/replay.js';
+import { registerRevisions } from './commands/revisions.js';
 import { UsageError } from './usage-error.js';
 
 /** Usage errors exit with 2 (SPEC 10). */
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerReplay(program);
   registerDeadLetters(program);
+  registerRevisions(program);
   registerMapreduce(program);
   registerMapreduceWorker(program);
   return program;

@@ -5,7 +5,7 @@
  * processes gracefully and exits 0.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { CONFIG_ERROR_EXIT_CODE, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
 import { AggregatorRegistry } from 'prom-client';
 import { serve } from '@hono/node-server';
 import { ConfigError } from '@telemetry/shared/config/env';
@@ -56,7 +56,7 @@ function runPrimary(): void {
     logger,
     fatalExitCode: CONFIG_ERROR_EXIT_CODE,
     // Without a cap V8 lets an idle-GC-starved heap grow for minutes (seen in the soak).
-    execArgv: [`--max-old-space-size=${Math.max(64, Math.floor(config.maxHeapBytes / 2 ** 20))}`],
+    execArgv: heapCapArgs(config.maxHeapBytes),
     onWorker: (worker) => worker.on('message', (message: unknown) => void answerMetrics(worker, message)),
   });
   if (config.metricsPort !== undefined) {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
 import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
 import { parseEnv, type Env } from '@telemetry/shared/config/env';
-import { durationMsField, integerField } from '@telemetry/shared/config/units';
+import { durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
 
 const statsEnvSchema = z.object({
   ...topologyEnvShape,
@@ -19,6 +19,8 @@ const statsEnvSchema = z.object({
   /** Directory of MapReduce output (histogram aggregates) served under /data/. */
   STATS_DATA_DIR: z.string().default('./var/dashboard-data'),
   SHUTDOWN_TIMEOUT: durationMsField('10s'),
+  /** V8 old-space cap of the stats process (run by a small supervising primary, as the gateway). */
+  STATS_MAX_HEAP: sizeBytesField('256MiB'),
   /** Password (user `admin`) of /admin/queues; without it the board answers loopback clients only. */
   ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   /** BullMQ queues shown on /admin/queues (comma-separated) and their key prefix. */
@@ -41,6 +43,7 @@ export interface StatsConfig {
   readonly batchMaxWaitMs: number;
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
+  readonly maxHeapBytes: number;
   readonly adminToken: string | undefined;
   readonly queueBoard: { readonly queueNames: readonly string[]; readonly prefix: string };
 }
@@ -63,6 +66,7 @@ export function parseStatsConfig(env: Env): StatsConfig {
     batchMaxWaitMs: e.STATS_BATCH_MAX_WAIT,
     dataDir: e.STATS_DATA_DIR,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    maxHeapBytes: e.STATS_MAX_HEAP,
     adminToken: e.ADMIN_TOKEN,
     queueBoard: {
       queueNames: e.MAPREDUCE_QUEUES.split(',').map((name) => name.trim()).filter((name) => name !== ''),

@@ -89,5 +89,10 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
   process.on('SIGINT', handler);
 }
 
+/** Node flags capping V8's old space at `maxHeapBytes` (never below 64 MiB). */
+export function heapCapArgs(maxHeapBytes: number): string[] {
+  return [`--max-old-space-size=${Math.max(64, Math.floor(maxHeapBytes / 2 ** 20))}`];
+}
+
 /** Exit code for a configuration error: a restart would fail the same way (EX_CONFIG). */
 export const CONFIG_ERROR_EXIT_CODE = 78;

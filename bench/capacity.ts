@@ -1,0 +1,223 @@
+/**
+ * Capacity for planning (issue 7, docs/OPERATIONS.md): what one process of
+ * each part sustains on this machine, each beside a baseline from the same run.
+ *
+ * 1. Broker: persistent 1 KiB messages published with confirms into a durable
+ *    queue by bare amqplib, 500 in flight: the ceiling of the gateway's
+ *    publish path on this RabbitMQ.
+ * 2. Gateway: one process (GATEWAY_PROCESSES=1), nothing consuming, autocannon;
+ *    baseline: a bare node:http server answering 200 after the body.
+ * 3. Workers: the persist queue preloaded with copies of the real 2013 ping
+ *    (unique docIds); WORKERS=1, then 2 on a fresh load: pings persisted per
+ *    second (decode, validate, convert, write + fsync, dedup in Redis).
+ * 4. Storage: bytes per ping of the real 2013 stored files with each codec.
+ */
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import amqp, { type Channel } from 'amqplib';
+import autocannon from 'autocannon';
+import { encodeSubmission } from '@telemetry/shared/amqp/submission-message';
+import { assertTopology } from '@telemetry/shared/amqp/topology';
+import { parsePackedBuffer } from '@telemetry/shared/packed/packed-reader';
+import { readRecordLines } from '@telemetry/shared/storage/index';
+import { compressFileAtomically } from '@telemetry/shared/storage/compress-file';
+import { fixturePath } from '../test/support/fixtures.js';
+import type { BenchResult } from './harness.js';
+import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp } from './stack.js';
+
+const LOAD_SECONDS = Number(process.env.BENCH_CAPACITY_SECONDS ?? 20);
+const BROKER_MESSAGES = 40_000;
+const WORKER_PINGS = Number(process.env.BENCH_WORKER_PINGS ?? 20_000);
+const REVISION = 'a55c55edf302';
+const GATEWAY_BODY = JSON.stringify({
+  ver: 2,
+  info: { reason: 'saved-session', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' },
+  padding: 'x'.repeat(800),
+});
+
+async function httpRate(url: string): Promise<{ rate: number; non2xx: number; errors: number }> {
+  const nextPath = uniqueSubmitPath('capacity');
+  const result = await autocannon({
+    url,
+    connections: 50,
+    duration: LOAD_SECONDS,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: GATEWAY_BODY,
+    requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }],
+  });
+  return { rate: result['2xx'] / LOAD_SECONDS, non2xx: result.non2xx, errors: result.errors };
+}
+
+async function bareHttpRate(): Promise<number> {
+  const bare = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('OK'));
+  });
+  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+  try {
+    return (await httpRate(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`)).rate;
+  } finally {
+    await new Promise((resolve) => bare.close(resolve));
+  }
+}
+
+/** Confirmed publishes per second of persistent 1 KiB messages into the pipeline's topology (fanout to persist + stats). */
+async function brokerRate(): Promise<number> {
+  const stack = await benchStack('capacity-broker');
+  const connection = await amqp.connect(AMQP_URL);
+  const channel = await connection.createConfirmChannel();
+  await assertTopology(channel, stack.topology);
+  const body = Buffer.from(GATEWAY_BODY);
+  try {
+    const started = performance.now();
+    for (let i = 0; i < BROKER_MESSAGES; i += 500) {
+      await Promise.all(
+        Array.from(
+          { length: 500 },
+          (_, j) =>
+            new Promise<void>((resolve, reject) => {
+              channel.publish(stack.topology.exchange, '', body, { persistent: true, messageId: String(i + j) }, (error) => (error ? reject(error as Error) : resolve()));
+            }),
+        ),
+      );
+    }
+    return BROKER_MESSAGES / ((performance.now() - started) / 1000);
+  } finally {
+    await connection.close();
+    await stack.cleanup();
+  }
+}
+
+async function waitForDepth(channel: Channel, queue: string, done: (depth: number) => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done((await channel.checkQueue(queue)).messageCount)) {
+    if (Date.now() > deadline) throw new Error(`${queue} did not reach the expected depth within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Pings/s persisted by the workers app with `processes` worker processes, from a preloaded queue. */
+async function workersRate(processes: number, realPing: Buffer): Promise<number> {
+  const stack = await benchStack(`capacity-w${processes}`, { WORKERS: String(processes), HG_SERVER: 'http://127.0.0.1:9' });
+  const revisionDir = path.join(stack.env.REVISION_CACHE_DIR ?? '', 'releases', 'mozilla-release', REVISION);
+  await mkdir(revisionDir, { recursive: true });
+  await copyFile(fixturePath('hg', `releases/mozilla-release/raw-file/${REVISION}/toolkit/components/telemetry/Histograms.json`), path.join(revisionDir, 'Histograms.json'));
+  const connection = await amqp.connect(AMQP_URL);
+  const channel = await connection.createConfirmChannel();
+  let workers: ReturnType<typeof startApp> | undefined;
+  try {
+    await assertTopology(channel, stack.topology);
+    const nextPath = uniqueSubmitPath(`capacity-w${processes}`);
+    const receivedAtMs = Date.UTC(2013, 8, 10);
+    for (let i = 0; i < WORKER_PINGS; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, WORKER_PINGS - i) }, () => {
+          const urlPath = nextPath().slice('/submit/telemetry/'.length);
+          const { content, options } = encodeSubmission({
+            docId: urlPath.split('/')[0] ?? '',
+            path: urlPath,
+            receivedAtMs,
+            contentEncoding: 'gzip',
+            clientHeaders: {},
+            body: realPing,
+          });
+          return new Promise<void>((resolve, reject) => {
+            channel.sendToQueue(stack.topology.persistQueue, content, options, (error) => (error ? reject(error as Error) : resolve()));
+          });
+        }),
+      );
+    }
+    workers = startApp('workers', stack.env);
+    await waitForDepth(channel, stack.topology.persistQueue, (depth) => depth < WORKER_PINGS, 60_000);
+    const started = performance.now();
+    const startDepth = (await channel.checkQueue(stack.topology.persistQueue)).messageCount;
+    await waitForDepth(channel, stack.topology.persistQueue, (depth) => depth === 0, 600_000);
+    return startDepth / ((performance.now() - started) / 1000);
+  } finally {
+    await workers?.stop();
+    await connection.close();
+    await stack.cleanup();
+  }
+}
+
+interface CodecRow {
+  readonly codec: string;
+  readonly bytes: number;
+  readonly seconds: number;
+}
+
+/**
+ * Disk per stored ping: the real 2013 storage files (varied pings, unlike
+ * copies of one ping) decompressed into one .log, then compressed with each
+ * codec the workers offer (COMPRESSION), as the workers do it.
+ */
+async function storageCodecs(): Promise<{ records: number; rawBytes: number; rows: CodecRow[] }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-codecs-'));
+  try {
+    const lines: string[] = [];
+    const storageRoot = fixturePath('storage');
+    for (const entry of await readdir(storageRoot, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      for await (const line of readRecordLines(path.join(entry.parentPath, entry.name))) lines.push(line);
+    }
+    const raw = Buffer.from(lines.map((line) => `${line}\n`).join(''));
+    const rows: CodecRow[] = [];
+    for (const codec of ['gzip', 'zstd', 'xz'] as const) {
+      const log = path.join(dir, `sample-${codec}.log`);
+      await writeFile(log, raw);
+      const started = performance.now();
+      const compressed = await compressFileAtomically(log, codec);
+      rows.push({ codec, bytes: (await stat(compressed)).size, seconds: (performance.now() - started) / 1000 });
+    }
+    return { records: lines.length, rawBytes: raw.length, rows };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchCapacity(): Promise<BenchResult> {
+  const { records } = parsePackedBuffer(await readFile(fixturePath('pings', 'telemetry1.packed')));
+  const realPing = records[0]?.body;
+  if (!realPing) throw new Error('telemetry1.packed has no record');
+
+  const broker = await brokerRate();
+  const bare = await bareHttpRate();
+  const stack = await benchStack('capacity-gw', { GATEWAY_PROCESSES: '1' });
+  const gatewayApp = startApp('gateway', stack.env);
+  let gateway: Awaited<ReturnType<typeof httpRate>>;
+  try {
+    await waitForHttp(`http://127.0.0.1:${stack.port}/ready`);
+    gateway = await httpRate(`http://127.0.0.1:${stack.port}`);
+  } finally {
+    await gatewayApp.stop();
+    await stack.cleanup();
+  }
+  const workers1 = await workersRate(1, realPing);
+  const workers2 = await workersRate(2, realPing);
+  const codecs = await storageCodecs();
+  const perRecord = (bytes: number) => (bytes / codecs.records / 1024).toFixed(1);
+
+  const markdown = [
+    `Rates of one process of each part on this machine (2 cores shared by the load generator, RabbitMQ and Redis). Gateway load: autocannon, 50 connections, ${LOAD_SECONDS} s, ${GATEWAY_BODY.length}-byte bodies. Workers: ${WORKER_PINGS} copies of the real 2013 ping (${realPing.length} bytes gzip'd, revision ${REVISION}) preloaded in the persist queue.`,
+    '',
+    '| what | rate | × baseline |',
+    '| --- | ---: | ---: |',
+    `| baseline: bare node:http, 1 process (read body, 200) | ${bare.toFixed(0)} req/s | 1.00 |`,
+    `| gateway, 1 process (200 after the broker's confirm) | ${gateway.rate.toFixed(0)} req/s (${gateway.non2xx} non-2xx, ${gateway.errors} errors) | ${(gateway.rate / bare).toFixed(2)} |`,
+    `| broker: bare amqplib confirmed publishes into the topology (persist + stats queues), persistent 1 KiB, 500 in flight | ${broker.toFixed(0)} msg/s | — |`,
+    `| workers, 1 process (real pings persisted) | ${workers1.toFixed(0)} pings/s | — |`,
+    `| workers, 2 processes | ${workers2.toFixed(0)} pings/s | ${(workers2 / workers1).toFixed(2)} × 1 process |`,
+    '',
+    `Stored size per ping (${codecs.records} real 2013 pings from fixtures/storage, ${(codecs.rawBytes / 2 ** 20).toFixed(2)} MiB as .log): uncompressed ${perRecord(codecs.rawBytes)} KiB.`,
+    '',
+    '| COMPRESSION | KiB per ping | ratio | compression speed (MiB/s of .log, 1 core) |',
+    '| --- | ---: | ---: | ---: |',
+    ...codecs.rows.map((row) => `| ${row.codec} | ${perRecord(row.bytes)} | ${(codecs.rawBytes / row.bytes).toFixed(1)}× | ${(codecs.rawBytes / 2 ** 20 / row.seconds).toFixed(1)} |`),
+  ].join('\n');
+  // A planning measurement: the "target" is only that every part ran without errors.
+  return { name: 'Capacity per process (planning figures)', markdown, targetMet: gateway.non2xx === 0 && gateway.errors === 0 && workers1 > 0 && workers2 > 0 };
+}
