@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import autocannon from 'autocannon';
 import type { BenchResult } from './harness.js';
+import { leastSquaresSlope, theilSenSlope } from './slope.js';
 import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp, type AppProcess } from './stack.js';
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const SAMPLE_SECONDS = 10;
@@ -53,20 +54,6 @@ function samplesCsv(samples: { t: number; rss: Map<string, number>; persist: num
     [s.t.toFixed(2), s.persist, s.stats, ...names.map((name) => (s.rss.has(name) ? ((s.rss.get(name) ?? 0) / 1024).toFixed(1) : ''))].join(','),
   );
   return `${[header, ...lines].join('\n')}\n`;
-}
-
-/** Least-squares slope of y over x. */
-function slope(xs: number[], ys: number[]): number {
-  const n = xs.length;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i += 1) {
-    num += ((xs[i] ?? 0) - mx) * ((ys[i] ?? 0) - my);
-    den += ((xs[i] ?? 0) - mx) ** 2;
-  }
-  return den === 0 ? 0 : num / den;
 }
 
 function load(url: string, seconds: number, overallRate?: number) {
@@ -121,19 +108,21 @@ export async function benchSoak(): Promise<BenchResult> {
     const rows = names.map((name) => {
       const points = steady.filter((s) => s.rss.has(name));
       const ys = points.map((s) => (s.rss.get(name) ?? 0) / 1024);
-      const perMinute = slope(points.map((s) => s.t), ys);
-      return { name, first: ys[0] ?? 0, last: ys[ys.length - 1] ?? 0, perMinute };
+      const ts = points.map((s) => s.t);
+      return { name, first: ys[0] ?? 0, last: ys[ys.length - 1] ?? 0, max: Math.max(...ys), perMinute: theilSenSlope(ts, ys), leastSquares: leastSquaresSlope(ts, ys) };
     });
     const maxSlope = Math.max(...rows.map((r) => r.perMinute));
     await writeFile(SAMPLES_FILE, samplesCsv(samples, names));
     const persistDepths = steady.map((s) => s.persist);
-    const queueSlope = slope(steady.map((s) => s.t), persistDepths);
+    const queueSlope = leastSquaresSlope(steady.map((s) => s.t), persistDepths);
     const markdown = [
       `Capacity probe: ${capacity.toFixed(0)} req/s (15 s, 20 connections); soak at ${rate} req/s for ${SOAK_SECONDS} s (${result['2xx']} answered 2xx, ${result.non2xx} other, ${result.errors} errors); gateway 2 processes, 2 workers, stats; RSS sampled every ${SAMPLE_SECONDS} s, slopes fitted after the first minute.`,
       '',
-      '| process | RSS at 1 min (MiB) | RSS at end (MiB) | slope (MiB/min) |',
-      '| --- | ---: | ---: | ---: |',
-      ...rows.map((r) => `| ${r.name} | ${r.first.toFixed(1)} | ${r.last.toFixed(1)} | ${r.perMinute.toFixed(3)} |`),
+      'Flat means a Theil–Sen slope (median of the slopes between every pair of samples) under 0.5 MiB/min for every process: a sample caught during a short peak (a file being compressed) cannot tilt it, a leak tilts every pair. The least-squares slope is shown beside it.',
+      '',
+      '| process | RSS at 1 min (MiB) | RSS at end (MiB) | max (MiB) | slope, Theil–Sen (MiB/min) | slope, least squares (MiB/min) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map((r) => `| ${r.name} | ${r.first.toFixed(1)} | ${r.last.toFixed(1)} | ${r.max.toFixed(1)} | ${r.perMinute.toFixed(3)} | ${r.leastSquares.toFixed(3)} |`),
       '',
       `Raw samples: bench/${path.basename(SAMPLES_FILE)} (overwritten by each run).`,
       '',

@@ -36,8 +36,8 @@ interface Yaml {
 const loadCommonJs = createRequire(import.meta.url);
 const yaml = loadCommonJs('js-yaml') as Yaml;
 
-/** Variables every app reads outside its schema (shared/src/logger.ts). */
-const COMMON_VARIABLES = ['LOG_LEVEL'];
+/** Variables every app reads outside its schema: the log level (shared/src/logger.ts) and Node's own options. */
+const COMMON_VARIABLES = ['LOG_LEVEL', 'NODE_OPTIONS'];
 
 /**
  * The environment variables an app's zod schema knows, read from its

@@ -8,6 +8,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 bash scripts/ensure-services.sh
 bash scripts/ensure-chromium.sh
+bash scripts/ensure-deploy-tools.sh
 npx tsc --noEmit -p tsconfig.json
 npx tsc --noEmit -p scripts
 npx tsc --noEmit -p deploy

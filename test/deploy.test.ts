@@ -71,6 +71,15 @@ describe('deploy files', () => {
     ['k8s/stats.yaml', (t: string) => t.replace('metadata:\n  name: stats\n  namespace: telemetry', 'metadata:\n  name: stats\n  namespace: default'), 'is not in namespace telemetry'],
     ['k8s/gateway.yaml', (t: string) => t.replace('        name: cpu', '        name: memory'), 'the gateway HPA must scale on CPU'],
     ['Dockerfile', (t: string) => t.replaceAll('xz-utils', 'xz'), 'xz-utils installed'],
+    ['Dockerfile', (t: string) => t.replace('USER node', 'USER root'), 'must run as a non-root user'],
+    ['Dockerfile', (t: string) => t.replace('EXPOSE 8080 8081', 'EXPOSE 8080 80a81'), 'Invalid containerPort: 80a81'],
+    ['Dockerfile', (t: string) => t.replace('npm ci --omit=dev', 'npm ci'), 'npm ci --omit=dev'],
+    ['k8s/disruption-budgets.yaml', (t: string) => t.replace('  maxUnavailable: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: workers', '  maxUnavailable: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: worker'), 'Deployment workers: no PodDisruptionBudget'],
+    ['k8s/gateway.yaml', (t: string) => t.replace('      terminationGracePeriodSeconds: 30\n', ''), 'no terminationGracePeriodSeconds'],
+    ['k8s/stats.yaml', (t: string) => t.replace('livenessProbe:', 'livenesProbe:'), 'has no liveness probe'],
+    ['k8s/gateway.yaml', (t: string) => t.replace('  replicas: 2', '  replicas: two'), 'fails its schema'],
+    ['k8s/workers.yaml', (t: string) => t.replace('minReplicaCount: 1', 'minReplicaCount: one'), 'fails its schema'],
+    ['k8s/disruption-budgets.yaml', (t: string) => t.replace('apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: stats', 'apiVersion: policy/v1\nkind: PodDisruptionBudgt\nmetadata:\n  name: stats'), 'no schema for policy/v1 PodDisruptionBudgt'],
   ])('catch a broken %s (%#)', (file, edit, expected) => {
     const report = validateDeploy(mutated(file, edit));
     expect(report.problems.join('\n')).toContain(expected);
@@ -110,7 +119,7 @@ describe('deploy files', () => {
     }
     const result = spawnSync('kubectl', ['kustomize', path.join(REPO_ROOT, 'deploy', 'k8s')], { encoding: 'utf8', timeout: 30_000 });
     expect(result.status, result.stderr).toBe(0);
-    for (const kind of ['Namespace', 'ConfigMap', 'PersistentVolumeClaim', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'ScaledObject', 'TriggerAuthentication']) {
+    for (const kind of ['Namespace', 'ConfigMap', 'PersistentVolumeClaim', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'ScaledObject', 'TriggerAuthentication', 'PodDisruptionBudget']) {
       expect(result.stdout).toContain(`kind: ${kind}\n`);
     }
     expect(result.stdout).toContain('image: telemetry-pipeline:0.1.0');

@@ -22,12 +22,13 @@ const SHARED_SECTIONS = ['Every app', 'RabbitMQ topology'];
 
 /** Rows "| `NAME` | default | meaning |" of each "### " section of the configuration chapter. */
 function documentedRows(): Map<string, Map<string, string>> {
-  const chapter = GUIDE.slice(GUIDE.indexOf('## 3. Configuration'), GUIDE.indexOf('\n## ', GUIDE.indexOf('## 3. Configuration') + 1));
+  const start = GUIDE.search(/^## \d+\. Configuration$/m);
+  const chapter = GUIDE.slice(start, GUIDE.indexOf('\n## ', start + 1));
   const sections = new Map<string, Map<string, string>>();
   let current = new Map<string, string>();
   for (const line of chapter.split('\n')) {
     const heading = /^### (.+)$/.exec(line);
-    if (heading?.[1]) sections.set(heading[1], (current = new Map()));
+    if (heading?.[1]) sections.set(heading[1], (current = new Map<string, string>()));
     const row = /^\| `([A-Z][A-Z0-9_]*)` \| ([^|]*) \|/.exec(line);
     if (row?.[1] && row[2] !== undefined) current.set(row[1], row[2]);
   }

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { APPS, READY_PORT_VARIABLE, appOfCommand, arr, isObj, obj, str, type AppName, type CheckVariables, type Obj } from './common.js';
+import { schemaProblems } from './schemas.js';
 
 interface Manifest {
   readonly file: string;
@@ -24,6 +25,7 @@ export function validateKubernetes(
   for (const [file, documents] of docs) {
     if (!file.startsWith('deploy/k8s/')) continue;
     for (const document of documents) {
+      problems.push(...schemaProblems(file, document));
       const body = obj(document);
       const metadata = obj(body.metadata);
       const manifest = { file, apiVersion: str(body.apiVersion) ?? '', kind: str(body.kind) ?? '', name: str(metadata.name) ?? '', namespace: str(metadata.namespace), body };

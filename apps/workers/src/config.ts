@@ -33,6 +33,8 @@ const workersEnvSchema = z.object({
   METRICS_PORT: integerField(0, { min: 0, max: 65_535 }),
   METRICS_HOST: z.string().default('127.0.0.1'),
   SHUTDOWN_TIMEOUT: durationMsField('30s'),
+  /** V8 old-space cap of each pooled worker process (WORKERS > 1): memory stays bounded under any load. */
+  WORKER_MAX_HEAP: sizeBytesField('256MiB'),
 });
 
 export type WorkersEnv = z.output<typeof workersEnvSchema>;
@@ -65,6 +67,7 @@ export interface WorkersConfig {
   readonly metricsPort: number | undefined;
   readonly metricsHost: string;
   readonly shutdownTimeoutMs: number;
+  readonly maxHeapBytes: number;
 }
 
 /** Parses the workers' environment; a bad value throws ConfigError naming the variable. */
@@ -98,6 +101,7 @@ export function parseWorkersConfig(env: Env): WorkersConfig {
     metricsPort: e.METRICS_PORT === 0 ? undefined : e.METRICS_PORT,
     metricsHost: e.METRICS_HOST,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    maxHeapBytes: e.WORKER_MAX_HEAP,
   };
 }
 

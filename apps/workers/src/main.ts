@@ -7,7 +7,7 @@
 import cluster from 'node:cluster';
 import { ConfigError } from '@telemetry/shared/config/env';
 import { createLogger } from '@telemetry/shared/logger';
-import { CONFIG_ERROR_EXIT_CODE, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
 import { parseWorkersConfig, type WorkersConfig } from './config.js';
 import { startWorker } from './worker.js';
 import { WriterIdTakenError } from './writer-lock.js';
@@ -32,6 +32,8 @@ if (cluster.isPrimary && config.workers > 1) {
     logger,
     fatalExitCode: CONFIG_ERROR_EXIT_CODE,
     envForSlot: (slot) => ({ WORKER_SLOT: String(slot), WORKERS: '1' }),
+    // As the gateway's: a capped heap makes V8 grow it in small steps (seen in the soak).
+    execArgv: heapCapArgs(config.maxHeapBytes),
   });
   logger.info({ workers: config.workers }, 'worker pool started');
   stopOnSignals(logger, () => pool.stop());

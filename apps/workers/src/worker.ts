@@ -99,6 +99,8 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
     const app = new Hono();
     app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
     app.get('/ready', (c) => (consumer.isConnected() ? c.text('Ready') : c.text('Not connected', 503)));
+    // Liveness: the process answers; a broker outage must not get workers restarted.
+    app.get('/status', (c) => c.text('OK'));
     metricsServer = serve({ fetch: app.fetch, port: config.metricsPort + config.slot, hostname: config.metricsHost });
   }
 
