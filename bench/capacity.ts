@@ -10,8 +10,10 @@
  * 3. Workers: the persist queue preloaded with copies of the real 2013 ping
  *    (unique docIds); WORKERS=1, then 2 on a fresh load: pings persisted per
  *    second (decode, validate, convert, write + fsync, dedup in Redis).
- * 4. Storage: bytes per ping of the real 2013 stored files with each codec.
+ * 4. Redis: memory per dedup key, from the keys the workers left.
+ * 5. Storage: bytes per ping of the real 2013 stored files with each codec.
  */
+import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,12 +23,16 @@ import amqp, { type Channel } from 'amqplib';
 import autocannon from 'autocannon';
 import { encodeSubmission } from '@telemetry/shared/amqp/submission-message';
 import { assertTopology } from '@telemetry/shared/amqp/topology';
+import { silentLogger } from '@telemetry/shared/logger';
+import { createRedis } from '@telemetry/shared/redis';
 import { parsePackedBuffer } from '@telemetry/shared/packed/packed-reader';
 import { readRecordLines } from '@telemetry/shared/storage/index';
 import { compressFileAtomically } from '@telemetry/shared/storage/compress-file';
 import { fixturePath } from '../test/support/fixtures.js';
 import type { BenchResult } from './harness.js';
 import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp } from './stack.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const LOAD_SECONDS = Number(process.env.BENCH_CAPACITY_SECONDS ?? 20);
 const BROKER_MESSAGES = 40_000;
@@ -100,8 +106,23 @@ async function waitForDepth(channel: Channel, queue: string, done: (depth: numbe
   }
 }
 
+/** Average Redis memory (bytes, MEMORY USAGE) of up to 500 dedup keys under `prefix`, and how many there are. */
+async function dedupKeyBytes(prefix: string): Promise<{ keys: number; bytesPerKey: number }> {
+  const redis = createRedis(REDIS_URL, silentLogger);
+  try {
+    const keys: string[] = [];
+    for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) keys.push(...batch);
+    const sample = keys.slice(0, 500);
+    const sizes = await Promise.all(sample.map((key) => redis.memory('USAGE', key)));
+    const total = sizes.reduce<number>((sum, size) => sum + (typeof size === 'number' ? size : 0), 0);
+    return { keys: keys.length, bytesPerKey: sample.length === 0 ? 0 : total / sample.length };
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Pings/s persisted by the workers app with `processes` worker processes, from a preloaded queue. */
-async function workersRate(processes: number, realPing: Buffer): Promise<number> {
+async function workersRate(processes: number, realPing: Buffer, afterDrain?: (env: Record<string, string>) => Promise<void>): Promise<number> {
   const stack = await benchStack(`capacity-w${processes}`, { WORKERS: String(processes), HG_SERVER: 'http://127.0.0.1:9' });
   const revisionDir = path.join(stack.env.REVISION_CACHE_DIR ?? '', 'releases', 'mozilla-release', REVISION);
   await mkdir(revisionDir, { recursive: true });
@@ -111,15 +132,15 @@ async function workersRate(processes: number, realPing: Buffer): Promise<number>
   let workers: ReturnType<typeof startApp> | undefined;
   try {
     await assertTopology(channel, stack.topology);
-    const nextPath = uniqueSubmitPath(`capacity-w${processes}`);
     const receivedAtMs = Date.UTC(2013, 8, 10);
     for (let i = 0; i < WORKER_PINGS; i += 500) {
       await Promise.all(
         Array.from({ length: Math.min(500, WORKER_PINGS - i) }, () => {
-          const urlPath = nextPath().slice('/submit/telemetry/'.length);
+          // Firefox's docIds are UUIDs: the dedup keys below get their real size.
+          const docId = randomUUID();
           const { content, options } = encodeSubmission({
-            docId: urlPath.split('/')[0] ?? '',
-            path: urlPath,
+            docId,
+            path: `${docId}/saved-session/Firefox/23.0.1/release/20130814063812`,
             receivedAtMs,
             contentEncoding: 'gzip',
             clientHeaders: {},
@@ -136,7 +157,9 @@ async function workersRate(processes: number, realPing: Buffer): Promise<number>
     const started = performance.now();
     const startDepth = (await channel.checkQueue(stack.topology.persistQueue)).messageCount;
     await waitForDepth(channel, stack.topology.persistQueue, (depth) => depth === 0, 600_000);
-    return startDepth / ((performance.now() - started) / 1000);
+    const rate = startDepth / ((performance.now() - started) / 1000);
+    await afterDrain?.(stack.env);
+    return rate;
   } finally {
     await workers?.stop();
     await connection.close();
@@ -147,7 +170,6 @@ async function workersRate(processes: number, realPing: Buffer): Promise<number>
 interface CodecRow {
   readonly codec: string;
   readonly bytes: number;
-  readonly seconds: number;
 }
 
 /**
@@ -169,9 +191,8 @@ async function storageCodecs(): Promise<{ records: number; rawBytes: number; row
     for (const codec of ['gzip', 'zstd', 'xz'] as const) {
       const log = path.join(dir, `sample-${codec}.log`);
       await writeFile(log, raw);
-      const started = performance.now();
       const compressed = await compressFileAtomically(log, codec);
-      rows.push({ codec, bytes: (await stat(compressed)).size, seconds: (performance.now() - started) / 1000 });
+      rows.push({ codec, bytes: (await stat(compressed)).size });
     }
     return { records: lines.length, rawBytes: raw.length, rows };
   } finally {
@@ -196,7 +217,12 @@ export async function benchCapacity(): Promise<BenchResult> {
     await gatewayApp.stop();
     await stack.cleanup();
   }
-  const workers1 = await workersRate(1, realPing);
+  let dedup = { keys: 0, bytesPerKey: 0 };
+  const workers1 = await workersRate(1, realPing, async (env) => {
+    // The last batch's mark-done may land just after the queue reads empty.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    dedup = await dedupKeyBytes(env.DEDUP_PREFIX ?? '');
+  });
   const workers2 = await workersRate(2, realPing);
   const codecs = await storageCodecs();
   const perRecord = (bytes: number) => (bytes / codecs.records / 1024).toFixed(1);
@@ -212,11 +238,13 @@ export async function benchCapacity(): Promise<BenchResult> {
     `| workers, 1 process (real pings persisted) | ${workers1.toFixed(0)} pings/s | — |`,
     `| workers, 2 processes | ${workers2.toFixed(0)} pings/s | ${(workers2 / workers1).toFixed(2)} × 1 process |`,
     '',
+    `Redis memory per deduplicated docId (MEMORY USAGE of ${Math.min(500, dedup.keys)} of the ${dedup.keys} dedup keys the 1-process run left, UUID docIds): ${dedup.bytesPerKey.toFixed(0)} bytes, i.e. ${((dedup.bytesPerKey * 1e6) / 2 ** 20).toFixed(0)} MiB per million pings received within DEDUP_TTL.`,
+    '',
     `Stored size per ping (${codecs.records} real 2013 pings from fixtures/storage, ${(codecs.rawBytes / 2 ** 20).toFixed(2)} MiB as .log): uncompressed ${perRecord(codecs.rawBytes)} KiB.`,
     '',
-    '| COMPRESSION | KiB per ping | ratio | compression speed (MiB/s of .log, 1 core) |',
-    '| --- | ---: | ---: | ---: |',
-    ...codecs.rows.map((row) => `| ${row.codec} | ${perRecord(row.bytes)} | ${(codecs.rawBytes / row.bytes).toFixed(1)}× | ${(codecs.rawBytes / 2 ** 20 / row.seconds).toFixed(1)} |`),
+    '| COMPRESSION | KiB per ping | ratio |',
+    '| --- | ---: | ---: |',
+    ...codecs.rows.map((row) => `| ${row.codec} | ${perRecord(row.bytes)} | ${(codecs.rawBytes / row.bytes).toFixed(1)}× |`),
   ].join('\n');
   // A planning measurement: the "target" is only that every part ran without errors.
   return { name: 'Capacity per process (planning figures)', markdown, targetMet: gateway.non2xx === 0 && gateway.errors === 0 && workers1 > 0 && workers2 > 0 };
