@@ -2,9 +2,9 @@
  * Capacity for planning (issue 7, docs/OPERATIONS.md): what one process of
  * each part sustains on this machine, each beside a baseline from the same run.
  *
- * 1. Broker: persistent 1 KiB messages published with confirms into a durable
- *    queue by bare amqplib, 500 in flight: the ceiling of the gateway's
- *    publish path on this RabbitMQ.
+ * 1. Broker: persistent 1 KiB messages published with confirms by bare
+ *    amqplib into the pipeline's topology (fanout to the durable persist and
+ *    stats queues), 500 in flight: the ceiling of the gateway's publish path.
  * 2. Gateway: one process (GATEWAY_PROCESSES=1), nothing consuming, autocannon;
  *    baseline: a bare node:http server answering 200 after the body.
  * 3. Workers: the persist queue preloaded with copies of the real 2013 ping
@@ -14,13 +14,10 @@
  * 5. Storage: bytes per ping of the real 2013 stored files with each codec.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import amqp, { type Channel } from 'amqplib';
-import autocannon from 'autocannon';
 import { encodeSubmission } from '@telemetry/shared/amqp/submission-message';
 import { assertTopology } from '@telemetry/shared/amqp/topology';
 import { silentLogger } from '@telemetry/shared/logger';
@@ -30,7 +27,8 @@ import { readRecordLines } from '@telemetry/shared/storage/index';
 import { compressFileAtomically } from '@telemetry/shared/storage/compress-file';
 import { fixturePath } from '../test/support/fixtures.js';
 import type { BenchResult } from './harness.js';
-import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp } from './stack.js';
+import { bareHttpRate, benchPingBody, seedRevisionCache, submitRate } from './load.js';
+import { AMQP_URL, benchStack, startApp, waitForHttp } from './stack.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -38,38 +36,7 @@ const LOAD_SECONDS = Number(process.env.BENCH_CAPACITY_SECONDS ?? 20);
 const BROKER_MESSAGES = 40_000;
 const WORKER_PINGS = Number(process.env.BENCH_WORKER_PINGS ?? 20_000);
 const REVISION = 'a55c55edf302';
-const GATEWAY_BODY = JSON.stringify({
-  ver: 2,
-  info: { reason: 'saved-session', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' },
-  padding: 'x'.repeat(800),
-});
-
-async function httpRate(url: string): Promise<{ rate: number; non2xx: number; errors: number }> {
-  const nextPath = uniqueSubmitPath('capacity');
-  const result = await autocannon({
-    url,
-    connections: 50,
-    duration: LOAD_SECONDS,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: GATEWAY_BODY,
-    requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }],
-  });
-  return { rate: result['2xx'] / LOAD_SECONDS, non2xx: result.non2xx, errors: result.errors };
-}
-
-async function bareHttpRate(): Promise<number> {
-  const bare = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.end('OK'));
-  });
-  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
-  try {
-    return (await httpRate(`http://127.0.0.1:${(bare.address() as AddressInfo).port}`)).rate;
-  } finally {
-    await new Promise((resolve) => bare.close(resolve));
-  }
-}
+const GATEWAY_LOAD = { seconds: LOAD_SECONDS, connections: 50, body: benchPingBody() };
 
 /** Confirmed publishes per second of persistent 1 KiB messages into the pipeline's topology (fanout to persist + stats). */
 async function brokerRate(): Promise<number> {
@@ -77,7 +44,7 @@ async function brokerRate(): Promise<number> {
   const connection = await amqp.connect(AMQP_URL);
   const channel = await connection.createConfirmChannel();
   await assertTopology(channel, stack.topology);
-  const body = Buffer.from(GATEWAY_BODY);
+  const body = Buffer.from(GATEWAY_LOAD.body);
   try {
     const started = performance.now();
     for (let i = 0; i < BROKER_MESSAGES; i += 500) {
@@ -124,9 +91,7 @@ async function dedupKeyBytes(prefix: string): Promise<{ keys: number; bytesPerKe
 /** Pings/s persisted by the workers app with `processes` worker processes, from a preloaded queue. */
 async function workersRate(processes: number, realPing: Buffer, afterDrain?: (env: Record<string, string>) => Promise<void>): Promise<number> {
   const stack = await benchStack(`capacity-w${processes}`, { WORKERS: String(processes), HG_SERVER: 'http://127.0.0.1:9' });
-  const revisionDir = path.join(stack.env.REVISION_CACHE_DIR ?? '', 'releases', 'mozilla-release', REVISION);
-  await mkdir(revisionDir, { recursive: true });
-  await copyFile(fixturePath('hg', `releases/mozilla-release/raw-file/${REVISION}/toolkit/components/telemetry/Histograms.json`), path.join(revisionDir, 'Histograms.json'));
+  await seedRevisionCache(stack.env.REVISION_CACHE_DIR ?? '', REVISION);
   const connection = await amqp.connect(AMQP_URL);
   const channel = await connection.createConfirmChannel();
   let workers: ReturnType<typeof startApp> | undefined;
@@ -206,13 +171,13 @@ export async function benchCapacity(): Promise<BenchResult> {
   if (!realPing) throw new Error('telemetry1.packed has no record');
 
   const broker = await brokerRate();
-  const bare = await bareHttpRate();
+  const bare = (await bareHttpRate(GATEWAY_LOAD)).rate;
   const stack = await benchStack('capacity-gw', { GATEWAY_PROCESSES: '1' });
   const gatewayApp = startApp('gateway', stack.env);
-  let gateway: Awaited<ReturnType<typeof httpRate>>;
+  let gateway: Awaited<ReturnType<typeof submitRate>>;
   try {
     await waitForHttp(`http://127.0.0.1:${stack.port}/ready`);
-    gateway = await httpRate(`http://127.0.0.1:${stack.port}`);
+    gateway = await submitRate(`http://127.0.0.1:${stack.port}`, GATEWAY_LOAD);
   } finally {
     await gatewayApp.stop();
     await stack.cleanup();
@@ -228,7 +193,7 @@ export async function benchCapacity(): Promise<BenchResult> {
   const perRecord = (bytes: number) => (bytes / codecs.records / 1024).toFixed(1);
 
   const markdown = [
-    `Rates of one process of each part on this machine (2 cores shared by the load generator, RabbitMQ and Redis). Gateway load: autocannon, 50 connections, ${LOAD_SECONDS} s, ${GATEWAY_BODY.length}-byte bodies. Workers: ${WORKER_PINGS} copies of the real 2013 ping (${realPing.length} bytes gzip'd, revision ${REVISION}) preloaded in the persist queue.`,
+    `Rates of one process of each part on this machine (2 cores shared by the load generator, RabbitMQ and Redis). Gateway load: autocannon, 50 connections, ${LOAD_SECONDS} s, ${GATEWAY_LOAD.body.length}-byte bodies. Workers: ${WORKER_PINGS} copies of the real 2013 ping (${realPing.length} bytes gzip'd, revision ${REVISION}) preloaded in the persist queue.`,
     '',
     '| what | rate | × baseline |',
     '| --- | ---: | ---: |',

@@ -10,7 +10,7 @@
  * everything, convertPing, JSON.stringify) is measured in the same rounds,
  * and both are checked to give the same stored line before anything is timed.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -24,6 +24,7 @@ import { parsePackedBuffer } from '@telemetry/shared/packed/packed-reader';
 import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
 import { fixturePath } from '../test/support/fixtures.js';
 import { measureRate, median, type BenchResult } from './harness.js';
+import { seedRevisionCache } from './load.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ROUND_MS = 2_000;
@@ -37,12 +38,7 @@ export async function benchConversion(): Promise<BenchResult> {
 
   // A disk cache seeded from the fixtures: the benchmark needs no HTTP server.
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'bench-revisions-'));
-  const revisionDir = path.join(cacheDir, 'releases', 'mozilla-release', 'a55c55edf302');
-  await mkdir(revisionDir, { recursive: true });
-  await copyFile(
-    fixturePath('hg', 'releases/mozilla-release/raw-file/a55c55edf302/toolkit/components/telemetry/Histograms.json'),
-    path.join(revisionDir, 'Histograms.json'),
-  );
+  await seedRevisionCache(cacheDir, 'a55c55edf302');
   const context: ConversionContext = {
     revisions: new RevisionCache({ hgServer: 'http://127.0.0.1:9', cacheDir }),
     schema: await loadDimensionSchema(DEFAULT_SCHEMA_FILE),

@@ -5,36 +5,17 @@
  * node:http server that reads the body and answers 200 (the baseline), all
  * in the same run with the same autocannon load.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import amqp from 'amqplib';
-import autocannon from 'autocannon';
 import type { BenchResult } from './harness.js';
-import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp } from './stack.js';
+import { bareHttpRate, benchPingBody, submitRate } from './load.js';
+import { AMQP_URL, benchStack, startApp, waitForHttp } from './stack.js';
+
 const PHASE_SECONDS = Number(process.env.BENCH_PHASE_SECONDS ?? 60);
 const CONNECTIONS = 50;
 const STATS_MAX_LENGTH = 50_000;
-const BODY = JSON.stringify({
-  ver: 2,
-  info: { reason: 'saved-session', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' },
-  simpleMeasurements: { uptime: 123, main: 45 },
-  padding: 'x'.repeat(800),
-});
-
-async function load(url: string, seconds: number): Promise<{ rate: number; non2xx: number; errors: number }> {
-  const nextPath = uniqueSubmitPath('bench');
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: seconds,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: BODY,
-    requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }],
-  });
-  return { rate: result['2xx'] / seconds, non2xx: result.non2xx, errors: result.errors };
-}
+const BODY = benchPingBody({ simpleMeasurements: { uptime: 123, main: 45 } });
+const load = (url: string, seconds: number) => submitRate(url, { seconds, connections: CONNECTIONS, body: BODY });
 
 export async function benchIngestion(): Promise<BenchResult> {
   const stack = await benchStack('ingest', { WORKERS: '1', GATEWAY_PROCESSES: String(os.availableParallelism()) }, { statsQueueMaxLength: STATS_MAX_LENGTH });
@@ -42,14 +23,7 @@ export async function benchIngestion(): Promise<BenchResult> {
 
   // Baseline: a bare node:http server in its own process would be fairer for CPU,
   // but both run under the same load generator on the same cores.
-  const bare = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.end('OK'));
-  });
-  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
-  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
-  const baseline = await load(bareUrl, Math.min(PHASE_SECONDS, 20));
-  await new Promise((resolve) => bare.close(resolve));
+  const baseline = await bareHttpRate({ seconds: Math.min(PHASE_SECONDS, 20), connections: CONNECTIONS, body: BODY });
 
   const gateway = startApp('gateway', env);
   const workers = startApp('workers', env);

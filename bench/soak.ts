@@ -10,18 +10,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import autocannon from 'autocannon';
 import type { BenchResult } from './harness.js';
 import { leastSquaresSlope, theilSenSlope } from './slope.js';
-import { AMQP_URL, benchStack, startApp, uniqueSubmitPath, waitForHttp, type AppProcess } from './stack.js';
+import { benchPingBody, submitLoad } from './load.js';
+import { AMQP_URL, benchStack, startApp, waitForHttp, type AppProcess } from './stack.js';
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const SAMPLE_SECONDS = 10;
 const SAMPLES_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'soak-samples.csv');
-const BODY = JSON.stringify({
-  ver: 2,
-  info: { reason: 'saved-session', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' },
-  padding: 'x'.repeat(800),
-});
+const BODY = benchPingBody();
 
 /** RSS (KiB) of `roots` and all their descendants, by "name pid". */
 async function rssTree(roots: Map<number, string>): Promise<Map<string, number>> {
@@ -57,16 +53,7 @@ function samplesCsv(samples: { t: number; rss: Map<string, number>; persist: num
 }
 
 function load(url: string, seconds: number, overallRate?: number) {
-  const nextPath = uniqueSubmitPath('soak');
-  return autocannon({
-    url,
-    connections: 20,
-    duration: seconds,
-    method: 'POST',
-    body: BODY,
-    ...(overallRate ? { overallRate } : {}),
-    requests: [{ setupRequest: (r) => ({ ...r, path: nextPath() }) }],
-  });
+  return submitLoad(url, { seconds, connections: 20, body: BODY, ...(overallRate ? { overallRate } : {}) });
 }
 
 export async function benchSoak(): Promise<BenchResult> {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import { deleteTopology, prefixedTopology, type Topology } from '@telemetry/shared/amqp/topology';
 import { freePort } from '../test/support/ports.js';
+import { topologyEnv } from '../test/support/services.js';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -61,13 +62,8 @@ export async function benchStack(label: string, extraEnv: Record<string, string>
   const dir = await mkdtemp(path.join(os.tmpdir(), `bench-${label}-`));
   const [port, statsPort] = [await freePort(), await freePort()];
   const env = {
-    AMQP_URL,
-    AMQP_EXCHANGE: topology.exchange,
-    PERSIST_QUEUE: topology.persistQueue,
-    STATS_QUEUE: topology.statsQueue,
-    STATS_QUEUE_MAX_LENGTH: String(topology.statsQueueMaxLength),
-    RETRY_QUEUE: topology.retryQueue,
-    DEAD_LETTER_QUEUE: topology.deadLetterQueue,
+    ...topologyEnv(topology),
+    AMQP_URL, // the bench's own (AMQP_URL), not the tests' (TEST_AMQP_URL)
     PORT: String(port),
     HOST: '127.0.0.1',
     STATS_PORT: String(statsPort),

@@ -5,29 +5,18 @@
  * TCP proxy in front of the shared broker, cut for the gateway only; the
  * workers are connected directly.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { allPresent, figures, printSummary, scanOccurrences, sleep, SubmissionStream } from '../support/faults.js';
-import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
+import { describe, expect, it } from 'vitest';
+import { allPresent, faultFixtures, figures, printSummary, scanOccurrences, sleep, SubmissionStream } from '../support/faults.js';
 import { AMQP_URL, waitFor } from '../support/services.js';
-import { startTcpProxy, targetOf, type TcpProxy } from '../support/tcp-proxy.js';
 
 describe('the gateway while RabbitMQ is unreachable', () => {
-  let p: TestPipeline | undefined;
-  let proxy: TcpProxy | undefined;
-  afterEach(async () => {
-    await p?.stop();
-    await proxy?.close();
-    p = undefined;
-    proxy = undefined;
-  });
+  const fixtures = faultFixtures();
 
   it('answers 503 with Retry-After, never 200, /ready 503; recovers by itself; loses nothing answered 200', async () => {
-    proxy = await startTcpProxy(targetOf(AMQP_URL, 5672));
-    const amqpProxy = proxy;
-    p = await startTestPipeline('fault-gw', {
+    const amqpProxy = await fixtures.proxy(AMQP_URL, 5672);
+    const pipeline = await fixtures.pipeline('fault-gw', {
       gatewayEnv: { AMQP_URL: amqpProxy.urlFor(AMQP_URL), CONFIRM_TIMEOUT: '2s', RETRY_AFTER: '3s' },
     });
-    const pipeline = p;
     const ready = async () => (await fetch(`${pipeline.baseUrl}/ready`)).status;
     const stream = new SubmissionStream(pipeline.baseUrl, { prefix: 'gw', concurrency: 4, pauseMs: 5 });
 
@@ -79,12 +68,10 @@ describe('the gateway while RabbitMQ is unreachable', () => {
   }, 60_000);
 
   it('answers 503 once the confirm timeout passes when the broker stops answering, and recovers after a reconnect', async () => {
-    proxy = await startTcpProxy(targetOf(AMQP_URL, 5672));
-    const amqpProxy = proxy;
-    p = await startTestPipeline('fault-gwstall', {
+    const amqpProxy = await fixtures.proxy(AMQP_URL, 5672);
+    const pipeline = await fixtures.pipeline('fault-gwstall', {
       gatewayEnv: { AMQP_URL: amqpProxy.urlFor(AMQP_URL), CONFIRM_TIMEOUT: '1s', RETRY_AFTER: '2s' },
     });
-    const pipeline = p;
     const stream = new SubmissionStream(pipeline.baseUrl, { prefix: 'stall', concurrency: 4 });
     expect((await stream.sendBatch(20)).every((r) => r.status === 200)).toBe(true);
 

@@ -9,18 +9,12 @@
 import { existsSync } from 'node:fs';
 import { readdir, rename, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningWorker } from '../../apps/workers/src/worker.js';
-import { allPresent, figures, printSummary, scanOccurrences, SubmissionStream } from '../support/faults.js';
-import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
+import { allPresent, faultFixtures, figures, printSummary, scanOccurrences, SubmissionStream, workerCounter } from '../support/faults.js';
 import { AMQP_URL, waitFor } from '../support/services.js';
-import { startTcpProxy, targetOf, type TcpProxy } from '../support/tcp-proxy.js';
 
-async function transientFailures(worker: RunningWorker): Promise<number> {
-  const metric = worker.metrics.registry.getSingleMetric('telemetry_worker_transient_failures_total');
-  if (!metric) throw new Error('no transient failures metric');
-  return (await metric.get()).values[0]?.value ?? 0;
-}
+const transientFailures = (worker: RunningWorker) => workerCounter(worker, 'telemetry_worker_transient_failures_total');
 
 /** The worker's active storage files (regular files only). */
 async function activeFiles(root: string): Promise<string[]> {
@@ -29,20 +23,11 @@ async function activeFiles(root: string): Promise<string[]> {
 }
 
 describe.skipIf(!existsSync('/dev/full'))('a full disk during a batch', () => {
-  let p: TestPipeline | undefined;
-  let proxy: TcpProxy | undefined;
-  afterEach(async () => {
-    await p?.stop();
-    await proxy?.close();
-    p = undefined;
-    proxy = undefined;
-  });
+  const fixtures = faultFixtures();
 
   it('stops acknowledging, loses nothing, stores nothing twice, and resumes when space is back', async () => {
-    proxy = await startTcpProxy(targetOf(AMQP_URL, 5672));
-    const amqpProxy = proxy;
-    p = await startTestPipeline('fault-disk', { workers: 1, workerEnv: { AMQP_URL: amqpProxy.urlFor(AMQP_URL), BATCH_SIZE: '100' } });
-    const pipeline = p;
+    const amqpProxy = await fixtures.proxy(AMQP_URL, 5672);
+    const pipeline = await fixtures.pipeline('fault-disk', { workers: 1, workerEnv: { AMQP_URL: amqpProxy.urlFor(AMQP_URL), BATCH_SIZE: '100' } });
     const worker = pipeline.workers[0];
     if (!worker) throw new Error('no worker');
     const queueDepth = () => pipeline.env.queueDepth(pipeline.env.topology.persistQueue);
@@ -97,8 +82,7 @@ describe.skipIf(!existsSync('/dev/full'))('a full disk during a batch', () => {
   }, 60_000);
 
   it('stops promptly when asked to during a full disk, returning the unpersisted batch to the queue', async () => {
-    p = await startTestPipeline('fault-diskstop', { workers: 1 });
-    const pipeline = p;
+    const pipeline = await fixtures.pipeline('fault-diskstop', { workers: 1 });
     const worker = pipeline.workers[0];
     if (!worker) throw new Error('no worker');
     const stream = new SubmissionStream(pipeline.baseUrl, { prefix: 'diskstop', concurrency: 6 });

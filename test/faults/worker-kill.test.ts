@@ -10,12 +10,10 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseErrorLine } from '@telemetry/shared/storage/error-store';
 import { parseRecordLine } from '@telemetry/shared/storage/reader';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { allPresent, figures, printSummary, scanOccurrences, sleep, SubmissionStream } from '../support/faults.js';
-import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
+import { allPresent, faultFixtures, figures, printSummary, scanOccurrences, sleep, SubmissionStream } from '../support/faults.js';
 import { REDIS_URL, waitFor } from '../support/services.js';
-import { startTcpProxy, targetOf, type TcpProxy } from '../support/tcp-proxy.js';
 import { killAllWorkerProcesses, spawnWorkerProcess } from '../support/worker-process.js';
 
 // Large batches gathered slowly: at the kill a batch's worth of deliveries is
@@ -59,19 +57,10 @@ function docIdsOf(content: Buffer, errors: boolean): string[] {
 }
 
 describe('a worker killed with SIGKILL mid-batch', () => {
-  let p: TestPipeline | undefined;
-  let redisProxy: TcpProxy | undefined;
-  afterEach(async () => {
-    await killAllWorkerProcesses();
-    await p?.stop();
-    await redisProxy?.close();
-    p = undefined;
-    redisProxy = undefined;
-  });
+  const fixtures = faultFixtures(killAllWorkerProcesses);
 
   it('loses nothing answered 200; the next process finishes the dead one\'s files without appending', async () => {
-    p = await startTestPipeline('fault-kill', { workers: 0 });
-    const pipeline = p;
+    const pipeline = await fixtures.pipeline('fault-kill', { workers: 0 });
     const env = {
       ...pipeline.workerEnv(0),
       BATCH_SIZE: String(BATCH_SIZE),
@@ -170,9 +159,8 @@ describe('a worker killed with SIGKILL mid-batch', () => {
     // sits between its claim and its write; Redis requests are then swallowed
     // (the proxy drops what the worker sends), so after the fsync the batch
     // hangs on marking its docIds done, and is killed there.
-    redisProxy = await startTcpProxy(targetOf(REDIS_URL, 6379));
-    p = await startTestPipeline('fault-killwin', { workers: 0 });
-    const pipeline = p;
+    const redisProxy = await fixtures.proxy(REDIS_URL, 6379);
+    const pipeline = await fixtures.pipeline('fault-killwin', { workers: 0 });
     const env = { ...pipeline.workerEnv(0), REDIS_URL: redisProxy.urlFor(REDIS_URL), BATCH_SIZE: '20', BATCH_MAX_WAIT: '100ms' };
 
     const revision = randomBytes(6).toString('hex');

@@ -4,35 +4,19 @@
  * continue, and what the broker delivers again is deduplicated, never stored
  * twice.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningWorker } from '../../apps/workers/src/worker.js';
-import { allPresent, figures, printSummary, scanOccurrences, sleep, SubmissionStream } from '../support/faults.js';
-import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
+import { allPresent, faultFixtures, figures, printSummary, scanOccurrences, sleep, SubmissionStream, workerCounter } from '../support/faults.js';
 import { AMQP_URL, waitFor } from '../support/services.js';
-import { startTcpProxy, targetOf, type TcpProxy } from '../support/tcp-proxy.js';
 
-async function outcomeCount(worker: RunningWorker, outcome: string): Promise<number> {
-  const metric = worker.metrics.registry.getSingleMetric('telemetry_worker_messages_total');
-  if (!metric) throw new Error('no messages metric');
-  const { values } = await metric.get();
-  return values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
-}
+const outcomeCount = (worker: RunningWorker, outcome: string) => workerCounter(worker, 'telemetry_worker_messages_total', { outcome });
 
 describe('workers losing their RabbitMQ connection', () => {
-  let p: TestPipeline | undefined;
-  let proxy: TcpProxy | undefined;
-  afterEach(async () => {
-    await p?.stop();
-    await proxy?.close();
-    p = undefined;
-    proxy = undefined;
-  });
+  const fixtures = faultFixtures();
 
   it('reconnect and continue; redelivered messages are deduplicated (no duplicate lines)', async () => {
-    proxy = await startTcpProxy(targetOf(AMQP_URL, 5672));
-    const amqpProxy = proxy;
-    p = await startTestPipeline('fault-wamqp', { workers: 1, workerEnv: { AMQP_URL: amqpProxy.urlFor(AMQP_URL), BATCH_SIZE: '50' } });
-    const pipeline = p;
+    const amqpProxy = await fixtures.proxy(AMQP_URL, 5672);
+    const pipeline = await fixtures.pipeline('fault-wamqp', { workers: 1, workerEnv: { AMQP_URL: amqpProxy.urlFor(AMQP_URL), BATCH_SIZE: '50' } });
     const worker = pipeline.workers[0];
     if (!worker) throw new Error('no worker');
     const queueDepth = () => pipeline.env.queueDepth(pipeline.env.topology.persistQueue);

@@ -7,29 +7,17 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
-import { allPresent, figures, printSummary, scanOccurrences, sleep, SubmissionStream } from '../support/faults.js';
-import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
+import { describe, expect, it, onTestFailed } from 'vitest';
+import { allPresent, faultFixtures, figures, printSummary, scanOccurrences, sleep, SubmissionStream } from '../support/faults.js';
 import { REDIS_URL, waitFor } from '../support/services.js';
-import { startTcpProxy, targetOf, type TcpProxy } from '../support/tcp-proxy.js';
 import { killAllWorkerProcesses, spawnWorkerProcess } from '../support/worker-process.js';
 
 describe('a worker while Redis restarts', () => {
-  let p: TestPipeline | undefined;
-  let proxy: TcpProxy | undefined;
-  afterEach(async () => {
-    await killAllWorkerProcesses();
-    await p?.stop();
-    await proxy?.close();
-    p = undefined;
-    proxy = undefined;
-  });
+  const fixtures = faultFixtures(killAllWorkerProcesses);
 
   it('does not crash, acknowledges nothing unpersisted, and stores everything exactly once after Redis is back', async () => {
-    proxy = await startTcpProxy(targetOf(REDIS_URL, 6379));
-    const redisProxy = proxy;
-    p = await startTestPipeline('fault-redis', { workers: 0 });
-    const pipeline = p;
+    const redisProxy = await fixtures.proxy(REDIS_URL, 6379);
+    const pipeline = await fixtures.pipeline('fault-redis', { workers: 0 });
     const worker = spawnWorkerProcess({ ...pipeline.workerEnv(0), REDIS_URL: redisProxy.urlFor(REDIS_URL), BATCH_SIZE: '50' });
     const t0 = Date.now();
     const marks: string[] = [];

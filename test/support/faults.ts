@@ -1,12 +1,17 @@
 /**
  * Shared pieces of the fault tests: a steady stream of distinct submissions
  * (remembering every answer), a count of what ended up in storage and in the
- * error store, and the lost/duplicate figures of SPEC 9.
+ * error store, the lost/duplicate figures of SPEC 9, and the fixtures each
+ * fault test starts and stops.
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseErrorLine } from '@telemetry/shared/storage/error-store';
 import { parseRecordLine, readRecordLines } from '@telemetry/shared/storage/reader';
+import { afterEach } from 'vitest';
+import type { RunningWorker } from '../../apps/workers/src/worker.js';
+import { startTestPipeline, type TestPipeline } from './pipeline.js';
+import { startTcpProxy, targetOf, type TcpProxy } from './tcp-proxy.js';
 
 export const REVISION = 'http://hg.mozilla.org/releases/mozilla-release/rev/a55c55edf302';
 const VERSIONS = ['23.0.1', '24.0', '25.0'];
@@ -235,3 +240,39 @@ export function printSummary(test: string, f: Figures, extra: Record<string, unk
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * What a fault test starts (pipelines, TCP proxies in front of a service),
+ * stopped after each test — pipelines first, then proxies — after
+ * `beforeCleanup` (e.g. killing spawned worker processes). Call inside describe().
+ */
+export function faultFixtures(beforeCleanup?: () => Promise<void>) {
+  const pipelines: TestPipeline[] = [];
+  const proxies: TcpProxy[] = [];
+  afterEach(async () => {
+    await beforeCleanup?.();
+    for (const pipeline of pipelines.splice(0)) await pipeline.stop();
+    for (const proxy of proxies.splice(0)) await proxy.close();
+  });
+  return {
+    async pipeline(label: string, options?: Parameters<typeof startTestPipeline>[1]): Promise<TestPipeline> {
+      const pipeline = await startTestPipeline(label, options);
+      pipelines.push(pipeline);
+      return pipeline;
+    },
+    /** A proxy in front of the service at `serviceUrl`; `proxy.urlFor(serviceUrl)` goes through it. */
+    async proxy(serviceUrl: string, defaultPort: number): Promise<TcpProxy> {
+      const proxy = await startTcpProxy(targetOf(serviceUrl, defaultPort));
+      proxies.push(proxy);
+      return proxy;
+    },
+  };
+}
+
+/** The value of a worker's counter (with `labels`, if given). */
+export async function workerCounter(worker: RunningWorker, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = worker.metrics.registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  return values.find((v) => Object.entries(labels).every(([key, value]) => v.labels[key] === value))?.value ?? 0;
+}

@@ -5,28 +5,18 @@
  * processes gracefully and exits 0.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, parseConfigOrExit, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
 import { AggregatorRegistry } from 'prom-client';
 import { serve } from '@hono/node-server';
-import { ConfigError } from '@telemetry/shared/config/env';
 import { createLogger } from '@telemetry/shared/logger';
-import { parseGatewayConfig, type GatewayConfig } from './config.js';
+import { parseGatewayConfig } from './config.js';
 import { createGatewayMetrics } from './metrics.js';
 import { metricsApp, startGateway } from './server.js';
 
 process.title = 'telemetry-gateway';
 const logger = createLogger('gateway');
 
-let config: GatewayConfig;
-try {
-  config = parseGatewayConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    logger.fatal(error.message);
-    process.exit(CONFIG_ERROR_EXIT_CODE);
-  }
-  throw error;
-}
+const config = parseConfigOrExit(parseGatewayConfig, logger);
 
 const METRICS_REQUEST = 'telemetry:gateway-metrics-request';
 const METRICS_REPLY = 'telemetry:gateway-metrics-reply';

@@ -5,25 +5,15 @@
  * crashes; SIGTERM/SIGINT stop it gracefully.
  */
 import cluster from 'node:cluster';
-import { ConfigError } from '@telemetry/shared/config/env';
 import { createLogger } from '@telemetry/shared/logger';
-import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
-import { parseStatsConfig, type StatsConfig } from './config.js';
+import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, parseConfigOrExit, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { parseStatsConfig } from './config.js';
 import { startStats } from './server.js';
 
 process.title = 'telemetry-stats';
 const logger = createLogger('stats');
 
-let config: StatsConfig;
-try {
-  config = parseStatsConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    logger.fatal(error.message);
-    process.exit(CONFIG_ERROR_EXIT_CODE);
-  }
-  throw error;
-}
+const config = parseConfigOrExit(parseStatsConfig, logger);
 
 if (cluster.isPrimary) {
   // Without a cap V8 lets a heap starved of idle GC time grow for minutes under

@@ -5,26 +5,16 @@
  * With WORKERS=1 the worker runs in this process.
  */
 import cluster from 'node:cluster';
-import { ConfigError } from '@telemetry/shared/config/env';
 import { createLogger } from '@telemetry/shared/logger';
-import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
-import { parseWorkersConfig, type WorkersConfig } from './config.js';
+import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, parseConfigOrExit, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { parseWorkersConfig } from './config.js';
 import { startWorker } from './worker.js';
 import { WriterIdTakenError } from './writer-lock.js';
 
 process.title = 'telemetry-worker';
 const logger = createLogger('worker');
 
-let config: WorkersConfig;
-try {
-  config = parseWorkersConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    logger.fatal(error.message);
-    process.exit(CONFIG_ERROR_EXIT_CODE);
-  }
-  throw error;
-}
+const config = parseConfigOrExit(parseWorkersConfig, logger);
 
 if (cluster.isPrimary && config.workers > 1) {
   const pool = startClusterPool({

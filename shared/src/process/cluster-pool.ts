@@ -6,6 +6,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config/env.js';
 
 export interface ClusterPoolOptions {
   readonly count: number;
@@ -96,3 +97,19 @@ export function heapCapArgs(maxHeapBytes: number): string[] {
 
 /** Exit code for a configuration error: a restart would fail the same way (EX_CONFIG). */
 export const CONFIG_ERROR_EXIT_CODE = 78;
+
+/**
+ * An app's configuration from process.env; a ConfigError is logged and ends
+ * the process with CONFIG_ERROR_EXIT_CODE (a restart would fail the same way).
+ */
+export function parseConfigOrExit<T>(parse: (env: NodeJS.ProcessEnv) => T, logger: Logger): T {
+  try {
+    return parse(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.fatal(error.message);
+      process.exit(CONFIG_ERROR_EXIT_CODE);
+    }
+    throw error;
+  }
+}
