@@ -81,6 +81,8 @@ export function topologyEnv(topology: Topology): Record<string, string> {
     PERSIST_QUEUE: topology.persistQueue,
     STATS_QUEUE: topology.statsQueue,
     STATS_QUEUE_MAX_LENGTH: String(topology.statsQueueMaxLength),
+    STATS_QUEUE_TYPE: topology.statsQueueType,
+    PERSIST_DELIVERY_LIMIT: String(topology.persistDeliveryLimit),
     RETRY_QUEUE: topology.retryQueue,
     RETRY_DELAY: `${topology.retryDelayMs}ms`,
     DEAD_LETTER_QUEUE: topology.deadLetterQueue,

@@ -18,7 +18,14 @@ const gatewayEnvSchema = z.object({
   OVERSIZE_STATUS: z.enum(['413', '202']).default('413').transform(Number),
   STORE_CLIENT_IP: booleanField(false),
   TRUST_PROXY: booleanField(false),
+  /** Batch messages waiting for a confirm, per process. */
   MAX_INFLIGHT_PUBLISHES: integerField(1_000),
+  /** Body bytes accepted but not yet confirmed (open batch + in flight), per process; past it: 503. */
+  MAX_INFLIGHT_BYTES: sizeBytesField('64MiB'),
+  /** A batch message closes after this linger, or at PUBLISH_BATCH_MAX_SIZE submissions or PUBLISH_BATCH_MAX_BYTES of bodies. */
+  PUBLISH_BATCH_MAX_WAIT: durationMsField('2ms'),
+  PUBLISH_BATCH_MAX_SIZE: integerField(500, { min: 1 }),
+  PUBLISH_BATCH_MAX_BYTES: sizeBytesField('1MiB'),
   CONFIRM_TIMEOUT: durationMsField('5s'),
   RETRY_AFTER: durationMsField('5s'),
   GATEWAY_PROCESSES: integerField(os.availableParallelism(), { min: 1, max: 256 }),
@@ -46,6 +53,8 @@ export interface GatewayConfig {
   readonly storeClientIp: boolean;
   readonly trustProxy: boolean;
   readonly maxInFlightPublishes: number;
+  readonly maxInFlightBytes: number;
+  readonly publishBatch: { readonly maxWaitMs: number; readonly maxSize: number; readonly maxBytes: number };
   readonly confirmTimeoutMs: number;
   readonly retryAfterSeconds: number;
   readonly processes: number;
@@ -74,6 +83,8 @@ export function parseGatewayConfig(env: Env): GatewayConfig {
     storeClientIp: parsed.STORE_CLIENT_IP,
     trustProxy: parsed.TRUST_PROXY,
     maxInFlightPublishes: parsed.MAX_INFLIGHT_PUBLISHES,
+    maxInFlightBytes: parsed.MAX_INFLIGHT_BYTES,
+    publishBatch: { maxWaitMs: parsed.PUBLISH_BATCH_MAX_WAIT, maxSize: parsed.PUBLISH_BATCH_MAX_SIZE, maxBytes: parsed.PUBLISH_BATCH_MAX_BYTES },
     confirmTimeoutMs: parsed.CONFIRM_TIMEOUT,
     retryAfterSeconds: Math.max(1, Math.ceil(parsed.RETRY_AFTER / 1000)),
     processes: parsed.GATEWAY_PROCESSES,

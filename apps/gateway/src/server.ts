@@ -36,6 +36,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     url: config.amqpUrl,
     topology: config.topology,
     maxInFlight: config.maxInFlightPublishes,
+    maxInFlightBytes: config.maxInFlightBytes,
+    batch: config.publishBatch,
     confirmTimeoutMs: config.confirmTimeoutMs,
     logger,
     metrics,

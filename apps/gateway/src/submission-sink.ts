@@ -1,4 +1,4 @@
-import type { Submission } from '@telemetry/shared/amqp/submission-message';
+import type { Submission } from '@telemetry/shared/amqp/wire-codec';
 
 /**
  * Where accepted submissions go. Resolves once the submission is safe (the

@@ -1,11 +1,15 @@
 /**
  * The RabbitMQ topology, declared in one place and used by every app (SPEC 3).
  *
- *   gateway --publish--> exchange (fanout) --+--> telemetry.persist   (workers; durable, never drops)
- *                                            +--> telemetry.stats     (stats; bounded, drops oldest)
- *   worker --transient error--> telemetry.persist.retry (TTL = retry delay)
+ *   gateway --batch (bodies), key "persist"--> exchange (direct) --> telemetry.persist  (quorum; never drops)
+ *           --batch (metadata), key "stats"-->                   --> telemetry.stats    (bounded, drops oldest)
+ *   worker --transient error--> telemetry.persist.retry (quorum, TTL = retry delay)
  *                                  --dead-letters back to--> telemetry.persist
- *   worker --retries exhausted--> telemetry.dead-letter (with the reason; replayable)
+ *   worker --retries exhausted / poison--> telemetry.dead-letter (quorum; with the reason; replayable)
+ *   telemetry.persist --delivery limit passed (a message that keeps killing workers)--> telemetry.dead-letter
+ *
+ * Quorum queues are replicated when RabbitMQ is a cluster and work on a
+ * single node; their dead-lettering is at-least-once (never lost on the way).
  */
 import type { Channel } from 'amqplib';
 import { z } from 'zod';
@@ -17,6 +21,10 @@ export const topologyEnvShape = {
   PERSIST_QUEUE: z.string().min(1).default('telemetry.persist'),
   STATS_QUEUE: z.string().min(1).default('telemetry.stats'),
   STATS_QUEUE_MAX_LENGTH: integerField(100_000),
+  /** classic (default: measured faster for stats, see bench/RESULTS.md) or quorum (replicated). */
+  STATS_QUEUE_TYPE: z.enum(['classic', 'quorum']).default('classic'),
+  /** Deliveries of one persist message before RabbitMQ dead-letters it (a message that keeps killing workers). */
+  PERSIST_DELIVERY_LIMIT: integerField(10, { min: 1, max: 1_000 }),
   RETRY_QUEUE: z.string().min(1).default('telemetry.persist.retry'),
   RETRY_DELAY: durationMsField('30s'),
   DEAD_LETTER_QUEUE: z.string().min(1).default('telemetry.dead-letter'),
@@ -27,6 +35,8 @@ export interface Topology {
   readonly persistQueue: string;
   readonly statsQueue: string;
   readonly statsQueueMaxLength: number;
+  readonly statsQueueType: 'classic' | 'quorum';
+  readonly persistDeliveryLimit: number;
   readonly retryQueue: string;
   readonly retryDelayMs: number;
   readonly deadLetterQueue: string;
@@ -40,6 +50,8 @@ export function topologyFromEnv(env: TopologyEnv): Topology {
     persistQueue: env.PERSIST_QUEUE,
     statsQueue: env.STATS_QUEUE,
     statsQueueMaxLength: env.STATS_QUEUE_MAX_LENGTH,
+    statsQueueType: env.STATS_QUEUE_TYPE,
+    persistDeliveryLimit: env.PERSIST_DELIVERY_LIMIT,
     retryQueue: env.RETRY_QUEUE,
     retryDelayMs: env.RETRY_DELAY,
     deadLetterQueue: env.DEAD_LETTER_QUEUE,
@@ -53,6 +65,8 @@ export function prefixedTopology(prefix: string, overrides: Partial<Topology> = 
     persistQueue: `${prefix}telemetry.persist`,
     statsQueue: `${prefix}telemetry.stats`,
     statsQueueMaxLength: 100_000,
+    statsQueueType: 'classic',
+    persistDeliveryLimit: 10,
     retryQueue: `${prefix}telemetry.persist.retry`,
     retryDelayMs: 30_000,
     deadLetterQueue: `${prefix}telemetry.dead-letter`,
@@ -60,30 +74,43 @@ export function prefixedTopology(prefix: string, overrides: Partial<Topology> = 
   };
 }
 
+/** Routing keys of the exchange: the persist queue gets the bodies, the stats queue the metadata. */
+export const PERSIST_ROUTING_KEY = 'persist';
+export const STATS_ROUTING_KEY = 'stats';
+
+/** Quorum queue arguments for at-least-once dead-lettering into `target` (needs reject-publish overflow). */
+function deadLetterInto(target: string): Record<string, unknown> {
+  return {
+    'x-dead-letter-exchange': '',
+    'x-dead-letter-routing-key': target,
+    'x-dead-letter-strategy': 'at-least-once',
+    'x-overflow': 'reject-publish',
+  };
+}
+
 /**
  * Declares exchange, queues and bindings; idempotent, so every app calls it
  * on every (re)connect. Queue arguments must not change between deployments
- * (RabbitMQ refuses a redeclare with other arguments): change them with a
- * policy instead.
+ * (RabbitMQ refuses a redeclare with other arguments, and a queue's type
+ * cannot change in place): docs/OPERATIONS.md says how to move queues.
  */
 export async function assertTopology(channel: Channel, topology: Topology): Promise<void> {
-  await channel.assertExchange(topology.exchange, 'fanout', { durable: true });
-  await channel.assertQueue(topology.persistQueue, { durable: true });
+  await channel.assertExchange(topology.exchange, 'direct', { durable: true });
+  await channel.assertQueue(topology.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await channel.assertQueue(topology.persistQueue, {
+    durable: true,
+    arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': topology.persistDeliveryLimit, ...deadLetterInto(topology.deadLetterQueue) },
+  });
   await channel.assertQueue(topology.statsQueue, {
     durable: true,
-    arguments: { 'x-max-length': topology.statsQueueMaxLength, 'x-overflow': 'drop-head' },
+    arguments: { 'x-queue-type': topology.statsQueueType, 'x-max-length': topology.statsQueueMaxLength, 'x-overflow': 'drop-head' },
   });
   await channel.assertQueue(topology.retryQueue, {
     durable: true,
-    arguments: {
-      'x-message-ttl': topology.retryDelayMs,
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': topology.persistQueue,
-    },
+    arguments: { 'x-queue-type': 'quorum', 'x-message-ttl': topology.retryDelayMs, ...deadLetterInto(topology.persistQueue) },
   });
-  await channel.assertQueue(topology.deadLetterQueue, { durable: true });
-  await channel.bindQueue(topology.persistQueue, topology.exchange, '');
-  await channel.bindQueue(topology.statsQueue, topology.exchange, '');
+  await channel.bindQueue(topology.persistQueue, topology.exchange, PERSIST_ROUTING_KEY);
+  await channel.bindQueue(topology.statsQueue, topology.exchange, STATS_ROUTING_KEY);
 }
 
 /** Removes everything `assertTopology` declared (tests clean up after themselves). */

@@ -5,7 +5,7 @@
  * requests that can never succeed (SPEC 2).
  */
 import type { Context } from 'hono';
-import { FORWARDED_HEADERS, urlDimensionsFromPath, type ForwardedHeader } from '@telemetry/shared/amqp/submission-message';
+import { FORWARDED_HEADERS, urlDimensionsFromPath, type ForwardedHeader, type Submission } from '@telemetry/shared/amqp/wire-codec';
 import { isValidDocId } from '@telemetry/shared/doc-id';
 import { TransientError } from '@telemetry/shared/errors';
 import type { GatewayConfig } from '../config.js';
@@ -58,7 +58,7 @@ export function createSubmitHandler(deps: SubmitDependencies) {
       if (value !== undefined) clientHeaders[name] = value;
     }
     const contentEncoding = c.req.header('content-encoding');
-    const submission = {
+    const submission: Submission = {
       docId,
       path,
       urlDimensions: urlDimensionsFromPath(path),
@@ -66,7 +66,9 @@ export function createSubmitHandler(deps: SubmitDependencies) {
       contentEncoding,
       clientHeaders,
       clientIp: config.storeClientIp ? clientAddress(c, config.trustProxy, deps.remoteAddress) : undefined,
+      query: rawQuery(c.req.url),
       body,
+      bodyBytes: body.length,
     };
     const stopTimer = deps.metrics.publishSeconds.startTimer();
     try {
@@ -95,6 +97,14 @@ export function rawPath(url: string): string {
   if (queryStart >= 0) end = queryStart;
   if (hashStart >= 0 && hashStart < end) end = hashStart;
   return url.slice(pathStart, end);
+}
+
+/** The query string as sent (without `?` and any fragment); undefined when there is none. */
+export function rawQuery(url: string): string | undefined {
+  const queryStart = url.indexOf('?');
+  if (queryStart < 0) return undefined;
+  const hashStart = url.indexOf('#', queryStart);
+  return url.slice(queryStart + 1, hashStart < 0 ? url.length : hashStart);
 }
 
 /** Reads the body with a hard cap; the length checks of SPEC 2 (411, 400, 413). */
