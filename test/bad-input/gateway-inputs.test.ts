@@ -4,7 +4,7 @@
  * (never a 500), and nothing refused is ever enqueued.
  */
 import fc from 'fast-check';
-import type { Submission } from '@telemetry/shared/amqp/submission-message';
+import type { Submission } from '@telemetry/shared/amqp/wire-codec';
 import { silentLogger } from '@telemetry/shared/logger';
 import { describe, expect, it } from 'vitest';
 import { createGatewayApp } from '../../apps/gateway/src/app.js';

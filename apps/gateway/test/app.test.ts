@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import type { Submission } from '@telemetry/shared/amqp/submission-message';
+import type { Submission } from '@telemetry/shared/amqp/wire-codec';
 import { BrokerUnavailableError, PublishBackpressureError } from '@telemetry/shared/amqp/confirm-publisher';
 import { ManualClock } from '@telemetry/shared/clock';
 import { silentLogger } from '@telemetry/shared/logger';

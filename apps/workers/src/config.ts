@@ -18,9 +18,16 @@ const workersEnvSchema = z.object({
   DEDUP_TTL: durationMsField('24h'),
   DEDUP_PREFIX: z.string().default('telemetry:dedup:'),
   CLAIM_LEASE: durationMsField('60s'),
-  PREFETCH: integerField(500),
-  BATCH_SIZE: integerField(200),
-  BATCH_MAX_WAIT: durationMsField('50ms'),
+  /** Unacknowledged messages per process (a gateway message carries up to PUBLISH_BATCH_MAX_SIZE submissions). */
+  PREFETCH: integerField(20),
+  /** A batch (one write + fsync per file) closes at BATCH_SIZE submissions, BATCH_MAX_BYTES decoded, or after BATCH_MAX_WAIT. */
+  BATCH_SIZE: integerField(1_000),
+  BATCH_MAX_BYTES: sizeBytesField('8MiB'),
+  BATCH_MAX_WAIT: durationMsField('20ms'),
+  /** Deaths of worker processes while converting one submission before it is dead-lettered. */
+  POISON_LIMIT: integerField(2, { min: 1, max: 100 }),
+  /** Longest wait for the broker's confirm of a retry or dead-letter message. */
+  CONFIRM_TIMEOUT: durationMsField('5s'),
   HOLD_RECHECK: durationMsField('500ms'),
   RETRY_MAX_ATTEMPTS: integerField(20),
   /** Identifies this host in writer ids (default: the hostname). */
@@ -57,8 +64,9 @@ export interface WorkersConfig {
   readonly dedupPrefix: string;
   readonly claimLeaseMs: number;
   readonly prefetch: number;
-  readonly batchSize: number;
-  readonly batchMaxWaitMs: number;
+  readonly batch: { readonly maxSize: number; readonly maxBytes: number; readonly maxWaitMs: number };
+  readonly poisonLimit: number;
+  readonly confirmTimeoutMs: number;
   readonly holdRecheckMs: number;
   readonly retryMaxAttempts: number;
   readonly hostId: string;
@@ -90,9 +98,10 @@ export function parseWorkersConfig(env: Env): WorkersConfig {
     dedupTtlMs: e.DEDUP_TTL,
     dedupPrefix: e.DEDUP_PREFIX,
     claimLeaseMs: e.CLAIM_LEASE,
-    prefetch: Math.max(e.PREFETCH, e.BATCH_SIZE),
-    batchSize: e.BATCH_SIZE,
-    batchMaxWaitMs: e.BATCH_MAX_WAIT,
+    prefetch: e.PREFETCH,
+    batch: { maxSize: e.BATCH_SIZE, maxBytes: e.BATCH_MAX_BYTES, maxWaitMs: e.BATCH_MAX_WAIT },
+    poisonLimit: e.POISON_LIMIT,
+    confirmTimeoutMs: e.CONFIRM_TIMEOUT,
     holdRecheckMs: e.HOLD_RECHECK,
     retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
     hostId: e.WORKER_HOST_ID ?? os.hostname().replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32),

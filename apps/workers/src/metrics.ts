@@ -1,19 +1,28 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { BatchOutcome } from './batch.js';
+import type { BatchResult } from './stages/process-batch.js';
 
 export interface WorkerMetrics {
   readonly registry: Registry;
-  record(outcome: BatchOutcome): void;
+  record(result: BatchResult): void;
   readonly transientFailures: Counter;
   readonly pendingCompressions: Gauge;
 }
+
+const OUTCOME_LABELS = {
+  stored: 'stored',
+  filed: 'filed',
+  duplicate: 'duplicate',
+  retry: 'retried',
+  deadLetter: 'dead_lettered',
+  hold: 'held',
+} as const;
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'telemetry_worker_' });
   const outcomes = new Counter({
     name: 'telemetry_worker_messages_total',
-    help: 'Messages finished, by outcome (stored, filed, duplicate, retried, dead_lettered)',
+    help: 'Submissions handled, by outcome (stored, filed, duplicate, retried, dead_lettered, held: checked again later)',
     labelNames: ['outcome'],
     registers: [registry],
   });
@@ -40,15 +49,13 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       help: 'Finished files waiting to be compressed',
       registers: [registry],
     }),
-    record(outcome) {
-      outcomes.inc({ outcome: 'stored' }, outcome.stored.length);
-      outcomes.inc({ outcome: 'filed' }, outcome.filed.length);
-      outcomes.inc({ outcome: 'duplicate' }, outcome.duplicates);
-      outcomes.inc({ outcome: 'retried' }, outcome.retried);
-      outcomes.inc({ outcome: 'dead_lettered' }, outcome.deadLettered);
-      for (const entry of outcome.filed) errors.inc({ type: entry.type });
+    record(result) {
+      const counts: Record<string, number> = { stored: 0, filed: 0, duplicate: 0, retried: 0, dead_lettered: 0, held: 0 };
+      for (const decision of result.decisions) counts[OUTCOME_LABELS[decision.kind]] = (counts[OUTCOME_LABELS[decision.kind]] ?? 0) + 1;
+      for (const [outcome, count] of Object.entries(counts)) outcomes.inc({ outcome }, count);
+      for (const entry of result.filed) errors.inc({ type: entry.type });
       let dropped = 0;
-      for (const record of outcome.stored) dropped += record.droppedHistograms.length;
+      for (const record of result.stored) dropped += record.droppedHistograms.length;
       droppedHistograms.inc(dropped);
     },
   };

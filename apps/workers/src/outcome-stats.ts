@@ -4,14 +4,14 @@
  * and by the URL's dimensions. Best effort: a Redis hiccup costs a count,
  * never an acknowledgement.
  */
-import { urlDimensionsFromPath } from '@telemetry/shared/amqp/submission-message';
+import { urlDimensionsFromPath } from '@telemetry/shared/amqp/wire-codec';
 import type { DimensionSchema } from '@telemetry/shared/dimensions/schema';
 import type { CountEntry, RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import { statsValues } from '@telemetry/shared/stats/dimensions';
 import type { Logger } from 'pino';
-import type { BatchOutcome } from './batch.js';
+import type { BatchResult } from './stages/process-batch.js';
 
-export function outcomeEntries(outcome: BatchOutcome, schema: DimensionSchema, nowMs: number): CountEntry[] {
+export function outcomeEntries(outcome: BatchResult, schema: DimensionSchema, nowMs: number): CountEntry[] {
   const entries: CountEntry[] = [];
   for (const record of outcome.stored) {
     entries.push({ atMs: nowMs, kind: 'persisted', values: statsValues(schema, record.info), count: 1 });
@@ -22,7 +22,7 @@ export function outcomeEntries(outcome: BatchOutcome, schema: DimensionSchema, n
   return entries;
 }
 
-export function reportOutcome(store: RedisCounterStore, schema: DimensionSchema, logger: Logger, outcome: BatchOutcome): void {
+export function reportOutcome(store: RedisCounterStore, schema: DimensionSchema, logger: Logger, outcome: BatchResult): void {
   const entries = outcomeEntries(outcome, schema, Date.now());
   if (entries.length === 0) return;
   store.record(entries).catch((error: unknown) => {

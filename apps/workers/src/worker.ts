@@ -7,13 +7,15 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { convertSubmission, type ConversionContext } from '@telemetry/shared/conversion/submission';
+import path from 'node:path';
+import { convertDecoded, type ConversionContext } from '@telemetry/shared/conversion/submission';
 import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
 import { createRedis } from '@telemetry/shared/redis';
 import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
 import { ErrorStoreWriter } from '@telemetry/shared/storage/error-store';
 import { PartitionedWriter } from '@telemetry/shared/storage/writer';
-import { processBatch } from './batch.js';
+import { processBatch } from './stages/process-batch.js';
+import { DeathCounts, SuspectJournalFile } from './poison.js';
 import { writerIdFor, type WorkersConfig } from './config.js';
 import { RedisDedupStore } from './dedup/redis-dedup-store.js';
 import { reportOutcome } from './outcome-stats.js';
@@ -53,31 +55,43 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
   const dedup = new RedisDedupStore(redis, config.dedupPrefix);
   const counters = new RedisCounterStore(redis, config.stats);
 
+  const deaths = new DeathCounts(redis, `${config.dedupPrefix}deaths:`, 24 * 3_600_000);
+  const { journal, leftover } = SuspectJournalFile.open(path.join(config.storageDir, '.writers', `${writerId}.suspects`));
+  if (leftover.length > 0) {
+    log.warn({ suspects: leftover }, 'the previous process of this writer died while converting these submissions');
+    await deaths.add(leftover).catch((error: unknown) => log.warn({ err: error }, 'could not count the deaths (the delivery limit still applies)'));
+  }
+  const inFlightKeys = new Set<string>();
+
   const consumer = new PersistConsumer({
     url: config.amqpUrl,
     topology: config.topology,
     prefetch: config.prefetch,
-    batchSize: config.batchSize,
-    batchMaxWaitMs: config.batchMaxWaitMs,
+    batch: config.batch,
     holdRecheckMs: config.holdRecheckMs,
+    confirmTimeoutMs: config.confirmTimeoutMs,
+    maxUncompressedBytes: config.maxUncompressedBytes,
+    poisonLimit: config.poisonLimit,
     logger: log,
     connectionName: `telemetry-worker ${writerId}`,
-    process: (deliveries, retries) =>
-      processBatch(deliveries, {
+    deathCounts: (ids) => deaths.get(ids),
+    process: (units) =>
+      processBatch(units, {
         dedup,
         owner: writerId,
         claimLeaseMs: config.claimLeaseMs,
+        inFlightKeys,
         dedupTtlMs: config.dedupTtlMs,
         maxAttempts: config.retryMaxAttempts,
-        convert: (submission) => convertSubmission(submission, context),
+        convert: (submission, bytes) => convertDecoded(submission, bytes, context),
+        journal,
         storage,
         errorStore,
-        retries,
         logger: log,
       }),
-    onOutcome: (outcome) => {
-      metrics.record(outcome);
-      reportOutcome(counters, schema, log, outcome);
+    onResult: (result) => {
+      metrics.record(result);
+      reportOutcome(counters, schema, log, result);
     },
     onTransientFailure: () => metrics.transientFailures.inc(),
   });

@@ -52,26 +52,34 @@ function gunzip(body: Uint8Array, maxUncompressedBytes: number): Uint8Array {
 }
 
 /**
- * The JSON text of a body: gunzipped when the Content-Encoding says gzip or
- * the body starts with the gzip magic bytes (clients do not always send the
- * header), size-capped, and strictly UTF-8 decoded (a leading BOM is dropped).
+ * The decoded bytes of a body: gunzipped when the Content-Encoding says gzip
+ * or the body starts with the gzip magic bytes (clients do not always send
+ * the header), size-capped.
  */
-export function decodeBody(body: Uint8Array, options: DecodeOptions): string {
+export function inflateBody(body: Uint8Array, options: DecodeOptions): Uint8Array {
   if (body.length === 0) throw new PingError('empty_data', 'body is empty');
   const cap = options.maxUncompressedBytes;
-  let bytes: Uint8Array;
   if (hasGzipMagic(body) || saysGzip(options.contentEncoding)) {
-    bytes = gunzip(body, cap);
+    const bytes = gunzip(body, cap);
     if (bytes.length === 0) throw new PingError('empty_data', 'body is empty once gunzipped');
-  } else {
-    if (body.length > cap) throw new PingError('too_large', `body of ${body.length} bytes is over ${cap} bytes`);
-    bytes = body;
+    return bytes;
   }
+  if (body.length > cap) throw new PingError('too_large', `body of ${body.length} bytes is over ${cap} bytes`);
+  return body;
+}
+
+/** Strict UTF-8 text of decoded bytes (a leading BOM is dropped). */
+export function decodeUtf8(bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes);
   } catch (error) {
     throw new PingError('corrupted_data', 'body is not valid UTF-8', { cause: error });
   }
+}
+
+/** The JSON text of a body: {@link inflateBody}, then strict UTF-8 ({@link decodeUtf8}). */
+export function decodeBody(body: Uint8Array, options: DecodeOptions): string {
+  return decodeUtf8(inflateBody(body, options));
 }
 
 /** Parses a ping's JSON text; any syntax error is `bad_json`. */

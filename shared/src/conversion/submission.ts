@@ -2,7 +2,8 @@ import { PingError } from '../errors.js';
 import type { DimensionSchema } from '../dimensions/schema.js';
 import { dimensionValues, storageLocation } from '../dimensions/storage-path.js';
 import type { RevisionSource } from '../revisions/types.js';
-import { decodeBody } from './decode-body.js';
+import { createHash } from 'node:crypto';
+import { decodeUtf8, inflateBody } from './decode-body.js';
 import { convertText } from './fast-path.js';
 
 /** What a worker (or `telemetry convert`) needs to turn a submission into a stored record. */
@@ -34,16 +35,34 @@ export interface ConvertedRecord {
   readonly convertedHistograms: number;
 }
 
+/** A submission's body decoded, with the digest that identifies its document for deduplication. */
+export interface DecodedSubmission {
+  readonly bytes: Uint8Array;
+  /** {@link contentDigest} of the docId and the decoded body. */
+  readonly contentDigest: Buffer;
+}
+
 /**
- * The whole conversion of one submission: decode (gunzip with a cap, strict
- * UTF-8), parse, convert, serialise, place. Throws PingError (file it) or a
- * TransientError (retry it).
+ * 16 bytes of SHA-256 over the docId and a body: two copies of one document
+ * (a retry, a redelivery) have the same digest however the client compressed
+ * them when `bytes` is the decoded body; two documents sharing a docId differ.
  */
-export async function convertSubmission(submission: RawSubmission, context: ConversionContext): Promise<ConvertedRecord> {
-  const text = decodeBody(submission.body, {
-    contentEncoding: submission.contentEncoding,
-    maxUncompressedBytes: context.maxUncompressedBytes,
-  });
+export function contentDigest(docId: string, bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(docId).update('\0').update(bytes).digest().subarray(0, 16);
+}
+
+/** Decodes a body (gunzip with a cap) and digests the decoded bytes. Throws PingError. */
+export function decodeSubmission(submission: RawSubmission, maxUncompressedBytes: number): DecodedSubmission {
+  const bytes = inflateBody(submission.body, { contentEncoding: submission.contentEncoding, maxUncompressedBytes });
+  return { bytes, contentDigest: contentDigest(submission.docId, bytes) };
+}
+
+/**
+ * Conversion of decoded bytes: strict UTF-8, parse, convert, serialise,
+ * place. Throws PingError (file it) or a TransientError (retry it).
+ */
+export async function convertDecoded(submission: RawSubmission, bytes: Uint8Array, context: ConversionContext): Promise<ConvertedRecord> {
+  const text = decodeUtf8(bytes);
   try {
     return await convertPingText(submission.docId, text, submission.receivedAtMs, context);
   } catch (error) {
@@ -53,6 +72,11 @@ export async function convertSubmission(submission: RawSubmission, context: Conv
     }
     throw error;
   }
+}
+
+/** The whole conversion of one submission: {@link decodeSubmission}, then {@link convertDecoded}. */
+export async function convertSubmission(submission: RawSubmission, context: ConversionContext): Promise<ConvertedRecord> {
+  return convertDecoded(submission, decodeSubmission(submission, context.maxUncompressedBytes).bytes, context);
 }
 
 /** Conversion from already-decoded JSON text (`telemetry convert` input). */

@@ -43,18 +43,27 @@ end
 return 0`;
 
 /**
- * Redis keys `<prefix><docId>`: a claim holds `claim:<owner>` with the lease
- * as expiry, a persisted docId holds `done` for DEDUP_TTL.
+ * Redis keys `<prefix><16-byte digest>` (binary: the smallest key that tells
+ * documents apart): a claim holds `claim:<owner>` with the lease as expiry, a
+ * persisted document holds `done` for DEDUP_TTL.
  */
 export class RedisDedupStore implements DedupStore {
+  private readonly prefix: Buffer;
+
   constructor(
     private readonly redis: Redis,
-    private readonly prefix = 'telemetry:dedup:',
-  ) {}
+    prefix = 'telemetry:dedup:',
+  ) {
+    this.prefix = Buffer.from(prefix, 'utf8');
+  }
 
-  async claim(docIds: readonly string[], owner: string, leaseMs: number): Promise<ClaimResult[]> {
-    if (docIds.length === 0) return [];
-    const keys = docIds.map((id) => this.prefix + id);
+  private keysOf(keys: readonly Buffer[]): Buffer[] {
+    return keys.map((key) => Buffer.concat([this.prefix, key]));
+  }
+
+  async claim(digests: readonly Buffer[], owner: string, leaseMs: number): Promise<ClaimResult[]> {
+    if (digests.length === 0) return [];
+    const keys = this.keysOf(digests);
     const results = (await guarded('claim', () =>
       this.redis.eval(CLAIM_SCRIPT, keys.length, ...keys, `claim:${owner}`, String(leaseMs)),
     )) as string[];
@@ -64,18 +73,18 @@ export class RedisDedupStore implements DedupStore {
     });
   }
 
-  async markDone(docIds: readonly string[], ttlMs: number): Promise<void> {
-    if (docIds.length === 0) return;
+  async markDone(digests: readonly Buffer[], ttlMs: number): Promise<void> {
+    if (digests.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const id of docIds) pipeline.set(this.prefix + id, DONE, 'PX', ttlMs);
+    for (const key of this.keysOf(digests)) pipeline.set(key, DONE, 'PX', ttlMs);
     const results = await guarded('mark done', () => pipeline.exec());
     const failed = results?.find(([error]) => error !== null);
     if (failed?.[0]) throw failed[0];
   }
 
-  async release(docIds: readonly string[], owner: string): Promise<void> {
-    if (docIds.length === 0) return;
-    const keys = docIds.map((id) => this.prefix + id);
+  async release(digests: readonly Buffer[], owner: string): Promise<void> {
+    if (digests.length === 0) return;
+    const keys = this.keysOf(digests);
     await guarded('release', () => this.redis.eval(RELEASE_SCRIPT, keys.length, ...keys, `claim:${owner}`));
   }
 }

@@ -1,0 +1,72 @@
+/**
+ * Claim stage: which units of a batch this worker may convert and write now.
+ * A copy of a document already persisted is a duplicate; a copy another
+ * worker holds, or that an earlier unit (of this batch or of a batch still in
+ * flight in this worker) holds, waits and is checked again.
+ */
+import type { DedupStore } from '../dedup/dedup-store.js';
+import { unitKey, type Unit, type UnitDecision } from './unit.js';
+
+export interface ClaimOptions {
+  readonly dedup: DedupStore;
+  readonly owner: string;
+  readonly claimLeaseMs: number;
+  /** Keys claimed by this worker's batches in flight (hex), shared by the pipelined batches. */
+  readonly inFlightKeys: Set<string>;
+}
+
+export interface ClaimDecisions {
+  /** Indexes of the units to convert and write now (claimed, or not deduplicated), ascending. */
+  readonly proceed: number[];
+  /** Keys claimed for them (marked done after the fsync, released if they are not written). */
+  readonly claimed: Map<number, Buffer>;
+  /** Decided here: duplicates and holds, by unit index. */
+  readonly decided: Map<number, UnitDecision>;
+}
+
+export async function claimStage(units: readonly Unit[], options: ClaimOptions): Promise<ClaimDecisions> {
+  const decided = new Map<number, UnitDecision>();
+  const candidates: { index: number; key: Buffer; hex: string }[] = [];
+  const proceed: number[] = [];
+  const seen = new Set<string>();
+  for (const [index, unit] of units.entries()) {
+    const key = unitKey(unit);
+    if (key === undefined) {
+      proceed.push(index);
+      continue;
+    }
+    const hex = key.toString('hex');
+    if (seen.has(hex) || options.inFlightKeys.has(hex)) {
+      decided.set(index, { kind: 'hold' }); // decided once the copy ahead of it is done
+      continue;
+    }
+    seen.add(hex);
+    candidates.push({ index, key, hex });
+  }
+  const results = await options.dedup.claim(candidates.map((c) => c.key), options.owner, options.claimLeaseMs);
+  const claimed = new Map<number, Buffer>();
+  for (const [i, candidate] of candidates.entries()) {
+    switch (results[i]) {
+      case 'done':
+        decided.set(candidate.index, { kind: 'duplicate' });
+        break;
+      case 'busy':
+        decided.set(candidate.index, { kind: 'hold' });
+        break;
+      case 'claimed':
+        claimed.set(candidate.index, candidate.key);
+        options.inFlightKeys.add(candidate.hex);
+        proceed.push(candidate.index);
+        break;
+      case undefined:
+        throw new Error(`no claim result for unit ${candidate.index}`);
+    }
+  }
+  proceed.sort((a, b) => a - b);
+  return { proceed, claimed, decided };
+}
+
+/** Forgets the batch's keys as in flight (after its route stage, or when it failed and will be tried again). */
+export function releaseInFlight(claims: ClaimDecisions, inFlightKeys: Set<string>): void {
+  for (const key of claims.claimed.values()) inFlightKeys.delete(key.toString('hex'));
+}

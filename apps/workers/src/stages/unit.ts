@@ -1,0 +1,68 @@
+/**
+ * The unit of work of a worker: one submission out of a persist message, as
+ * it moves through the stages (SPEC 5)
+ *
+ *   decode ──▶ claim ──▶ convert ──▶ persist ──▶ route
+ *
+ * `decode` (inflate with a cap, digest) runs as messages arrive, so a batch is
+ * bounded by decoded bytes and the dedup key is known before the claim. Each
+ * stage returns decisions; none calls back into the transport: the persist
+ * consumer turns the final {@link UnitDecision}s into acks, retry and
+ * dead-letter messages.
+ */
+import type { Submission } from '@telemetry/shared/amqp/wire-codec';
+import type { ConvertedRecord } from '@telemetry/shared/conversion/submission';
+import type { ErrorEntry } from '@telemetry/shared/storage/error-store';
+
+/** What the decode stage made of a submission. */
+export type DecodeOutcome =
+  /** `key` identifies the document (docId + decoded body). */
+  | { readonly kind: 'decoded'; readonly key: Buffer; readonly bytes: Uint8Array }
+  /** Can never be stored: filed in the error store (`key` undefined: metadata not ours, not deduplicated). */
+  | { readonly kind: 'file'; readonly key: Buffer | undefined; readonly entry: ErrorEntry }
+  /** Must not be tried again (it killed workers): the dead-letter queue, with why. */
+  | { readonly kind: 'deadLetter'; readonly reason: string };
+
+export interface Unit {
+  readonly submission: Submission;
+  /** Transient failures so far (the retry header of its message). */
+  readonly attempts: number;
+  /** Set when the unit's message was delivered before: its conversion is journaled (poison detection). */
+  readonly suspectId: string | undefined;
+  /**
+   * Mutable: once converted, the decoded bytes are replaced by the outcome, so
+   * a batch holds them only until then (and a retried batch is not converted again).
+   */
+  decoded: DecodeOutcome | { readonly kind: 'converted'; readonly key: Buffer; readonly outcome: ConvertOutcome };
+}
+
+/** What the convert stage made of a unit. */
+export type ConvertOutcome =
+  | { readonly kind: 'store'; readonly record: ConvertedRecord }
+  | { readonly kind: 'file'; readonly entry: ErrorEntry }
+  /** Something it needs is away (revision server down): try again later. */
+  | { readonly kind: 'retry'; readonly reason: string }
+  | { readonly kind: 'deadLetter'; readonly reason: string };
+
+/** The final word on a unit. */
+export type UnitDecision =
+  | { readonly kind: 'stored' }
+  | { readonly kind: 'filed' }
+  | { readonly kind: 'duplicate' }
+  /** Another copy holds its claim right now: check again shortly. */
+  | { readonly kind: 'hold' }
+  | { readonly kind: 'retry'; readonly reason: string }
+  | { readonly kind: 'deadLetter'; readonly reason: string };
+
+/** The dedup key of a unit, when it has one. */
+export function unitKey(unit: Unit): Buffer | undefined {
+  const { decoded } = unit;
+  return decoded.kind === 'deadLetter' ? undefined : decoded.key;
+}
+
+/** Bytes a unit holds until its batch is persisted (what bounds a batch). */
+export function unitBytes(unit: Unit): number {
+  const { decoded } = unit;
+  const own = decoded.kind === 'decoded' ? decoded.bytes.length : decoded.kind === 'file' ? decoded.entry.body.length : 0;
+  return own + unit.submission.body.length;
+}
