@@ -56,7 +56,7 @@ describe.skipIf(!existsSync('/dev/full'))('a full disk during a batch', () => {
 
     // Not acknowledged: once the worker's connection drops, all 30 are back in the queue.
     amqpProxy.cut();
-    await waitFor('the unacknowledged batch back in the queue', async () => (await queueDepth()) === during.length, 5_000);
+    await waitFor('the unacknowledged batch back in the queue', async () => (await pipeline.env.queuedSubmissions(pipeline.env.topology.persistQueue)) === during.length, 5_000);
     amqpProxy.restore();
     await waitFor('the worker reconnected', () => worker.consumer.isConnected(), 10_000);
     const failuresAfterReconnect = await transientFailures(worker);
@@ -105,7 +105,7 @@ describe.skipIf(!existsSync('/dev/full'))('a full disk during a batch', () => {
     const stopMs = Date.now() - stopStarted;
     expect(stopped).toBe('stopped');
     // Nothing of it was acknowledged: all of it is back in the queue for the next worker.
-    await waitFor('the batch back in the queue', async () => (await pipeline.env.queueDepth(pipeline.env.topology.persistQueue)) === during.length, 5_000);
+    await waitFor('the batch back in the queue', async () => (await pipeline.env.queuedSubmissions(pipeline.env.topology.persistQueue)) === during.length, 5_000);
 
     for (const { file, saved: from } of saved) {
       await unlink(file).catch(() => undefined);

@@ -33,7 +33,7 @@ describe('workers losing their RabbitMQ connection', () => {
     amqpProxy.cut();
     await waitFor('the worker noticing the loss', () => !worker.consumer.isConnected(), 5_000);
     // Not acknowledged: with the worker gone, all 60 are back in the queue.
-    await waitFor('the unacknowledged batch back in the queue', async () => (await queueDepth()) === unacked.length, 5_000);
+    await waitFor('the unacknowledged batch back in the queue', async () => (await pipeline.env.queuedSubmissions(pipeline.env.topology.persistQueue)) === unacked.length, 5_000);
     const duplicatesBefore = await outcomeCount(worker, 'duplicate');
     amqpProxy.restore();
     await waitFor('the worker reconnected', () => worker.consumer.isConnected(), 10_000);

@@ -40,7 +40,7 @@ describe('a worker while Redis restarts', () => {
     redisProxy.cut();
     await worker.waitForLog(
       'a batch refused for want of Redis',
-      (e) => e.msg === 'batch not persisted; not acknowledging, retrying' && String(e.err).includes('Redis'),
+      (e) => e.msg === 'batch not handled; not acknowledging, retrying' && String(e.err).includes('Redis'),
       15_000,
     );
     const acceptedAtFirstFailure = stream.accepted().length;
@@ -79,7 +79,7 @@ describe('a worker while Redis restarts', () => {
 
     const occurrences = await scanOccurrences(pipeline.storageDir, pipeline.errorsDir);
     const f = figures(accepted, occurrences);
-    const retries = worker.logs.filter((e) => e.msg === 'batch not persisted; not acknowledging, retrying').length;
+    const retries = worker.logs.filter((e) => e.msg === 'batch not handled; not acknowledging, retrying').length;
     printSummary('worker, Redis restart', f, {
       statuses: stream.statusCounts(),
       acceptedAtFirstFailure,

@@ -9,6 +9,7 @@ import path from 'node:path';
 import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { deleteTopology, prefixedTopology, type Topology } from '@telemetry/shared/amqp/topology';
+import { decodeMessage } from '@telemetry/shared/amqp/wire-codec';
 
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -24,6 +25,11 @@ export interface TestEnvironment {
   readonly dir: string;
   /** Messages currently in a queue of this test's topology. */
   queueDepth(queue: string): Promise<number>;
+  /**
+   * Submissions in the ready messages of a queue (a message carries several):
+   * taken unacknowledged, decoded, and handed back in their place.
+   */
+  queuedSubmissions(queue: string): Promise<number>;
   cleanup(): Promise<void>;
 }
 
@@ -46,6 +52,22 @@ export async function createTestEnvironment(label: string, overrides: Partial<To
         return (await checkChannel.checkQueue(queue)).messageCount;
       } finally {
         await checkChannel.close().catch(() => undefined);
+      }
+    },
+    async queuedSubmissions(queue) {
+      const peekChannel = await connection.createChannel();
+      try {
+        let count = 0;
+        for (;;) {
+          const message = await peekChannel.get(queue, { noAck: false });
+          if (message === false) break;
+          const decoded = decodeMessage(message);
+          count += decoded.submissions.length + decoded.invalid.length;
+        }
+        peekChannel.nackAll(true);
+        return count;
+      } finally {
+        await peekChannel.close().catch(() => undefined);
       }
     },
     async cleanup() {

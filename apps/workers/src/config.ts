@@ -19,7 +19,7 @@ const workersEnvSchema = z.object({
   DEDUP_PREFIX: z.string().default('telemetry:dedup:'),
   CLAIM_LEASE: durationMsField('60s'),
   /** Unacknowledged messages per process (a gateway message carries up to PUBLISH_BATCH_MAX_SIZE submissions). */
-  PREFETCH: integerField(20),
+  PREFETCH: integerField(64),
   /** A batch (one write + fsync per file) closes at BATCH_SIZE submissions, BATCH_MAX_BYTES decoded, or after BATCH_MAX_WAIT. */
   BATCH_SIZE: integerField(1_000),
   BATCH_MAX_BYTES: sizeBytesField('8MiB'),

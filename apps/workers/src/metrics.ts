@@ -15,6 +15,7 @@ const OUTCOME_LABELS = {
   retry: 'retried',
   deadLetter: 'dead_lettered',
   hold: 'held',
+  defer: 'deferred',
 } as const;
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -22,7 +23,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'telemetry_worker_' });
   const outcomes = new Counter({
     name: 'telemetry_worker_messages_total',
-    help: 'Submissions handled, by outcome (stored, filed, duplicate, retried, dead_lettered, held: checked again later)',
+    help: 'Submissions handled, by outcome (stored, filed, duplicate, retried, dead_lettered, held: checked again later, deferred: to the next batch)',
     labelNames: ['outcome'],
     registers: [registry],
   });
@@ -50,7 +51,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       registers: [registry],
     }),
     record(result) {
-      const counts: Record<string, number> = { stored: 0, filed: 0, duplicate: 0, retried: 0, dead_lettered: 0, held: 0 };
+      const counts: Record<string, number> = { stored: 0, filed: 0, duplicate: 0, retried: 0, dead_lettered: 0, held: 0, deferred: 0 };
       for (const decision of result.decisions) counts[OUTCOME_LABELS[decision.kind]] = (counts[OUTCOME_LABELS[decision.kind]] ?? 0) + 1;
       for (const [outcome, count] of Object.entries(counts)) outcomes.inc({ outcome }, count);
       for (const entry of result.filed) errors.inc({ type: entry.type });

@@ -1,11 +1,11 @@
 /**
  * The worker's transport: `telemetry.persist` through the shared
- * BatchingConsumer. Each message is decoded by the wire codec into units
- * (decode stage: inflate with a cap, digest) as it arrives, so batches are
- * bounded by count AND decoded bytes; a batch goes through the domain stages
- * (claim → convert → persist → route, `processBatch`), and the decisions they
- * return are carried out here: acks, holds, retry and dead-letter messages
- * (published with confirms and a timeout through ConfirmPublisher).
+ * BatchingConsumer. Each message is read by the wire codec into units as it
+ * arrives, weighted by what they will decode to (so batches are bounded by
+ * count AND bytes); a batch goes through the domain stages (decode → claim →
+ * convert → persist → route, `processBatch`), and the decisions they return
+ * are carried out here: acks, holds, deferrals, retry and dead-letter
+ * messages (published with confirms and a timeout through ConfirmPublisher).
  */
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { ConfirmPublisher } from '@telemetry/shared/amqp/confirm-publisher';
@@ -17,9 +17,10 @@ import type { BatchLimits } from '@telemetry/shared/batching/batcher';
 import { TransientError } from '@telemetry/shared/errors';
 import type { Logger } from 'pino';
 import { suspectId } from './poison.js';
-import { decodeStage, invalidOutcome } from './stages/decode.js';
+import { estimateDecodedBytes } from '@telemetry/shared/conversion/decode-body';
+import { invalidOutcome } from './stages/decode.js';
 import type { BatchResult } from './stages/process-batch.js';
-import { unitBytes, type Unit, type UnitDecision } from './stages/unit.js';
+import type { Unit, UnitDecision } from './stages/unit.js';
 
 export interface PersistConsumerOptions {
   readonly url: string;
@@ -81,7 +82,7 @@ export class PersistConsumer {
     await this.publisher.close();
   }
 
-  /** Decode stage, as the message arrives. */
+  /** A message's submissions as units, weighted by what they decode to; poison suspects decided here. */
   private async prepare(message: ConsumeMessage): Promise<PreparedItem<Unit>[]> {
     const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
     const attempts = Number(headers[ATTEMPTS_HEADER] ?? 0) || 0;
@@ -91,7 +92,7 @@ export class PersistConsumer {
       decoded = decodeMessage(message);
     } catch (error) {
       if (!(error instanceof MalformedMessageError)) throw error;
-      return [this.item(malformed(message, error.message), attempts)];
+      return [this.prepared(malformed(message, error.message, attempts))];
     }
     const units: Unit[] = decoded.invalid.map(({ submission, reason }) => ({
       submission,
@@ -110,16 +111,15 @@ export class PersistConsumer {
         decoded:
           died >= this.options.poisonLimit
             ? { kind: 'deadLetter', reason: `its worker process died ${died} times while converting it (POISON_LIMIT ${this.options.poisonLimit})` }
-            : decodeStage(submission, this.options.maxUncompressedBytes),
+            : { kind: 'pending' },
       });
-      // Inflating is the costly part of this stage: let the other batch's I/O in.
-      if (submission.body.length > 64 * 1024) await new Promise((resolve) => setImmediate(resolve));
     }
-    return units.map((unit) => ({ item: unit, bytes: unitBytes(unit) }));
+    return units.map((unit) => this.prepared(unit));
   }
 
-  private item(unit: Unit, attempts: number): PreparedItem<Unit> {
-    return { item: { ...unit, attempts }, bytes: unitBytes(unit) };
+  private prepared(unit: Unit): PreparedItem<Unit> {
+    const { body, contentEncoding } = unit.submission;
+    return { item: unit, bytes: body.length + estimateDecodedBytes(body, { contentEncoding, maxUncompressedBytes: this.options.maxUncompressedBytes }) };
   }
 
   /** The domain stages, then their decisions carried out. */
@@ -153,6 +153,9 @@ export class PersistConsumer {
           break;
         case 'hold':
           settlements[index] = { kind: 'later', afterMs: this.options.holdRecheckMs };
+          break;
+        case 'defer':
+          settlements[index] = { kind: 'later', afterMs: 0 };
           break;
         case 'retry': {
           const group = retries.get(unit.attempts) ?? { indexes: [], reason: decision.reason };
@@ -195,7 +198,7 @@ export class PersistConsumer {
 }
 
 /** A message whose framing is broken: its whole content is filed as `invalid_path`. */
-function malformed(message: ConsumeMessage, reason: string): Unit {
+function malformed(message: ConsumeMessage, reason: string, attempts: number): Unit {
   const raw: unknown = message.properties.messageId;
   const submission: Submission = {
     docId: typeof raw === 'string' ? raw : '',
@@ -205,5 +208,5 @@ function malformed(message: ConsumeMessage, reason: string): Unit {
     body: message.content,
     bodyBytes: message.content.length,
   };
-  return { submission, attempts: 0, suspectId: undefined, decoded: invalidOutcome(submission, reason) };
+  return { submission, attempts, suspectId: undefined, decoded: invalidOutcome(submission, reason) };
 }

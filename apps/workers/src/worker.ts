@@ -84,6 +84,8 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
         dedupTtlMs: config.dedupTtlMs,
         maxAttempts: config.retryMaxAttempts,
         convert: (submission, bytes) => convertDecoded(submission, bytes, context),
+        maxUncompressedBytes: config.maxUncompressedBytes,
+        maxDecodedBytes: config.batch.maxBytes,
         journal,
         storage,
         errorStore,

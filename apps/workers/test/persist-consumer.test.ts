@@ -1,5 +1,5 @@
 import amqp from 'amqplib';
-import { encodeSubmission } from '@telemetry/shared/amqp/submission-message';
+import { batchPublishOptions, encodeBatch } from '@telemetry/shared/amqp/wire-codec';
 import { DEAD_LETTER_REASON_HEADER } from '@telemetry/shared/amqp/headers';
 import { assertTopology } from '@telemetry/shared/amqp/topology';
 import { silentLogger } from '@telemetry/shared/logger';
@@ -13,16 +13,16 @@ describe('persist consumer', () => {
     await env?.cleanup();
   });
 
-  it('dead-letters a batch that fails with a non-transient error instead of looping or stalling', async () => {
+  it('dead-letters each submission of a batch that fails with a non-transient error instead of looping or stalling', async () => {
     env = await createTestEnvironment('consumer');
     const { topology } = env;
     const connection = await amqp.connect(AMQP_URL);
     const channel = await connection.createConfirmChannel();
     await assertTopology(channel, topology);
-    for (let i = 0; i < 5; i += 1) {
-      const { content, options } = encodeSubmission({ docId: `bug-${i}`, path: `bug-${i}`, receivedAtMs: Date.now(), clientHeaders: {}, body: Buffer.from('{}') });
-      channel.sendToQueue(topology.persistQueue, content, options);
-    }
+    // Five submissions in two messages, as a gateway batches them.
+    const submission = (i: number) => ({ docId: `bug-${i}`, path: `bug-${i}`, receivedAtMs: Date.now(), clientHeaders: {}, body: Buffer.from('{}'), bodyBytes: 2 });
+    channel.sendToQueue(topology.persistQueue, encodeBatch([0, 1, 2].map(submission)), batchPublishOptions('m1', Date.now()));
+    channel.sendToQueue(topology.persistQueue, encodeBatch([3, 4].map(submission)), batchPublishOptions('m2', Date.now()));
     await channel.waitForConfirms();
 
     let calls = 0;
@@ -30,9 +30,12 @@ describe('persist consumer', () => {
       url: AMQP_URL,
       topology,
       prefetch: 10,
-      batchSize: 10,
-      batchMaxWaitMs: 20,
+      batch: { maxSize: 10, maxBytes: 1 << 20, maxWaitMs: 20 },
       holdRecheckMs: 100,
+      confirmTimeoutMs: 5_000,
+      maxUncompressedBytes: 1 << 20,
+      poisonLimit: 2,
+      deathCounts: (ids) => Promise.resolve(ids.map(() => 0)),
       logger: silentLogger,
       connectionName: 'test',
       process: () => {

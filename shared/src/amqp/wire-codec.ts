@@ -183,7 +183,9 @@ export function decodeBatch(content: Buffer): DecodedMessage {
 function parseMeta(metaBytes: Buffer, body: Buffer): Submission | { submission: Submission; reason: string } {
   let meta: Partial<WireMeta> & Record<string, unknown>;
   try {
-    meta = JSON.parse(metaBytes.toString('utf8')) as Partial<WireMeta> & Record<string, unknown>;
+    const parsed: unknown = JSON.parse(metaBytes.toString('utf8'));
+    // `null` (or any non-object) is metadata that is not ours, not a TypeError on `meta.id`.
+    meta = typeof parsed === 'object' && parsed !== null ? (parsed as Partial<WireMeta> & Record<string, unknown>) : {};
   } catch {
     meta = {};
   }

@@ -68,6 +68,17 @@ export function inflateBody(body: Uint8Array, options: DecodeOptions): Uint8Arra
   return body;
 }
 
+/**
+ * What a body will decode to, without decoding it: a gzip member's trailer
+ * (ISIZE) or the raw size, capped. Exact for honest clients; a lying trailer
+ * is caught where the bytes are really counted (the workers' decode stage).
+ */
+export function estimateDecodedBytes(body: Uint8Array, options: DecodeOptions): number {
+  if (!(hasGzipMagic(body) || saysGzip(options.contentEncoding)) || body.length < 18) return Math.min(body.length, options.maxUncompressedBytes);
+  const isize = (body[body.length - 4] ?? 0) | ((body[body.length - 3] ?? 0) << 8) | ((body[body.length - 2] ?? 0) << 16) | ((body[body.length - 1] ?? 0) << 24);
+  return Math.min(isize >>> 0, options.maxUncompressedBytes);
+}
+
 /** Strict UTF-8 text of decoded bytes (a leading BOM is dropped). */
 export function decodeUtf8(bytes: Uint8Array): string {
   try {

@@ -43,10 +43,21 @@ export async function claimStage(units: readonly Unit[], options: ClaimOptions):
     seen.add(hex);
     candidates.push({ index, key, hex });
   }
-  const results = await options.dedup.claim(candidates.map((c) => c.key), options.owner, options.claimLeaseMs);
+  // Reserved before the round trip: a batch claimed concurrently in this worker
+  // (same owner, which Redis would let renew the claim) must see them as taken.
+  for (const candidate of candidates) options.inFlightKeys.add(candidate.hex);
+  let results: Awaited<ReturnType<DedupStore['claim']>>;
+  try {
+    results = await options.dedup.claim(candidates.map((c) => c.key), options.owner, options.claimLeaseMs);
+  } catch (error) {
+    for (const candidate of candidates) options.inFlightKeys.delete(candidate.hex);
+    throw error;
+  }
   const claimed = new Map<number, Buffer>();
   for (const [i, candidate] of candidates.entries()) {
-    switch (results[i]) {
+    const result = results[i];
+    if (result !== 'claimed') options.inFlightKeys.delete(candidate.hex);
+    switch (result) {
       case 'done':
         decided.set(candidate.index, { kind: 'duplicate' });
         break;
@@ -55,7 +66,6 @@ export async function claimStage(units: readonly Unit[], options: ClaimOptions):
         break;
       case 'claimed':
         claimed.set(candidate.index, candidate.key);
-        options.inFlightKeys.add(candidate.hex);
         proceed.push(candidate.index);
         break;
       case undefined:

@@ -20,6 +20,8 @@ export async function convertStage(unit: Unit, convert: ConvertDecoded): Promise
       return { kind: 'deadLetter', reason: decoded.reason };
     case 'converted':
       return decoded.outcome;
+    case 'pending':
+      throw new Error('unit converted before it was decoded');
     case 'decoded':
       break;
   }

@@ -1,5 +1,5 @@
 /**
- * A batch of decoded units through claim → convert → persist → route: one
+ * A batch of units through decode → claim → convert → persist → route: one
  * decision per unit, in order, plus what was stored and filed (for metrics
  * and the realtime counters). Throws a TransientError when the batch could
  * not be made durable (disk, Redis): nothing of it may be acknowledged then.
@@ -12,9 +12,10 @@ import type { ConvertedRecord } from '@telemetry/shared/conversion/submission';
 import type { ErrorEntry } from '@telemetry/shared/storage/error-store';
 import { claimStage, releaseInFlight, type ClaimOptions } from './claim.js';
 import { convertStage, type ConvertDecoded } from './convert.js';
+import { decodeStage } from './decode.js';
 import { persistStage, type PersistTargets } from './persist.js';
 import { routeStage, type RouteOptions } from './route.js';
-import type { ConvertOutcome, Unit, UnitDecision } from './unit.js';
+import { decodedBytes, type ConvertOutcome, type Unit, type UnitDecision } from './unit.js';
 
 /** Records which suspect units are being worked on, so a process that dies on one can be told apart. */
 export interface SuspectJournal {
@@ -24,6 +25,9 @@ export interface SuspectJournal {
 
 export interface BatchDependencies extends RouteOptions, PersistTargets, ClaimOptions {
   readonly convert: ConvertDecoded;
+  readonly maxUncompressedBytes: number;
+  /** Decoded bytes one batch may hold (BATCH_MAX_BYTES); a single larger body still goes, alone. */
+  readonly maxDecodedBytes: number;
   readonly journal: SuspectJournal;
 }
 
@@ -35,16 +39,43 @@ export interface BatchResult {
 
 const YIELD_EVERY_MS = 4;
 
-export async function processBatch(units: readonly Unit[], deps: BatchDependencies): Promise<BatchResult> {
+export async function processBatch(all: readonly Unit[], deps: BatchDependencies): Promise<BatchResult> {
+  const units = await decodeWithinBudget(all, deps);
+  const deferred: UnitDecision[] = all.slice(units.length).map(() => ({ kind: 'defer' }));
   const claims = await claimStage(units, deps);
   try {
     const outcomes = await convertAll(units, claims.proceed, deps);
     const persisted = await persistStage(outcomes.values(), deps);
     const decisions = await routeStage(units, claims, outcomes, deps);
-    return { decisions, ...persisted };
+    return { decisions: [...decisions, ...deferred], ...persisted };
   } finally {
     releaseInFlight(claims, deps.inFlightKeys);
   }
+}
+
+/** Decodes units in order until the batch holds `maxDecodedBytes`; returns the decoded prefix (never empty). */
+async function decodeWithinBudget(units: readonly Unit[], deps: BatchDependencies): Promise<readonly Unit[]> {
+  let held = 0;
+  let sliceStart = performance.now();
+  for (const [index, unit] of units.entries()) {
+    if (index > 0 && held >= deps.maxDecodedBytes) return units.slice(0, index);
+    if (unit.decoded.kind === 'pending') {
+      if (unit.suspectId !== undefined) deps.journal.enter(unit.suspectId);
+      unit.decoded = decodeStage(unit.submission, deps.maxUncompressedBytes);
+      if (unit.suspectId !== undefined) deps.journal.leave(unit.suspectId);
+    }
+    held += decodedBytes(unit);
+    if (index > 0 && held > deps.maxDecodedBytes) return units.slice(0, index);
+    sliceStart = await yieldIfLong(sliceStart);
+  }
+  return units;
+}
+
+/** Lets the event loop run (the other batch's I/O completions) once a slice of CPU work passed a few ms. */
+async function yieldIfLong(sliceStart: number): Promise<number> {
+  if (performance.now() - sliceStart <= YIELD_EVERY_MS) return sliceStart;
+  await new Promise((resolve) => setImmediate(resolve));
+  return performance.now();
 }
 
 async function convertAll(units: readonly Unit[], indexes: readonly number[], deps: BatchDependencies): Promise<Map<number, ConvertOutcome>> {
@@ -55,10 +86,7 @@ async function convertAll(units: readonly Unit[], indexes: readonly number[], de
     if (unit.suspectId !== undefined) deps.journal.enter(unit.suspectId);
     outcomes.set(index, await convertStage(unit, deps.convert));
     if (unit.suspectId !== undefined) deps.journal.leave(unit.suspectId);
-    if (performance.now() - sliceStart > YIELD_EVERY_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
+    sliceStart = await yieldIfLong(sliceStart);
   }
   return outcomes;
 }

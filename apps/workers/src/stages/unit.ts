@@ -4,8 +4,10 @@
  *
  *   decode ──▶ claim ──▶ convert ──▶ persist ──▶ route
  *
- * `decode` (inflate with a cap, digest) runs as messages arrive, so a batch is
- * bounded by decoded bytes and the dedup key is known before the claim. Each
+ * `decode` (inflate with a cap, digest: the dedup key) stops once the batch
+ * holds BATCH_MAX_BYTES of decoded bodies; the rest of the batch is deferred
+ * to the next one, so a batch is bounded by decoded bytes whatever its
+ * submissions claim to inflate to. Each
  * stage returns decisions; none calls back into the transport: the persist
  * consumer turns the final {@link UnitDecision}s into acks, retry and
  * dead-letter messages.
@@ -14,8 +16,9 @@ import type { Submission } from '@telemetry/shared/amqp/wire-codec';
 import type { ConvertedRecord } from '@telemetry/shared/conversion/submission';
 import type { ErrorEntry } from '@telemetry/shared/storage/error-store';
 
-/** What the decode stage made of a submission. */
+/** What the decode stage made of a submission (`pending`: not decoded yet). */
 export type DecodeOutcome =
+  | { readonly kind: 'pending' }
   /** `key` identifies the document (docId + decoded body). */
   | { readonly kind: 'decoded'; readonly key: Buffer; readonly bytes: Uint8Array }
   /** Can never be stored: filed in the error store (`key` undefined: metadata not ours, not deduplicated). */
@@ -51,18 +54,19 @@ export type UnitDecision =
   | { readonly kind: 'duplicate' }
   /** Another copy holds its claim right now: check again shortly. */
   | { readonly kind: 'hold' }
+  /** Its batch was full of decoded bytes before it: handled in the next batch. */
+  | { readonly kind: 'defer' }
   | { readonly kind: 'retry'; readonly reason: string }
   | { readonly kind: 'deadLetter'; readonly reason: string };
 
 /** The dedup key of a unit, when it has one. */
 export function unitKey(unit: Unit): Buffer | undefined {
   const { decoded } = unit;
-  return decoded.kind === 'deadLetter' ? undefined : decoded.key;
+  return decoded.kind === 'deadLetter' || decoded.kind === 'pending' ? undefined : decoded.key;
 }
 
-/** Bytes a unit holds until its batch is persisted (what bounds a batch). */
-export function unitBytes(unit: Unit): number {
+/** Decoded bytes a unit holds now (what the decode stage bounds). */
+export function decodedBytes(unit: Unit): number {
   const { decoded } = unit;
-  const own = decoded.kind === 'decoded' ? decoded.bytes.length : decoded.kind === 'file' ? decoded.entry.body.length : 0;
-  return own + unit.submission.body.length;
+  return decoded.kind === 'decoded' ? decoded.bytes.length : decoded.kind === 'file' ? decoded.entry.body.length : 0;
 }
