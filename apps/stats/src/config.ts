@@ -13,8 +13,14 @@ const statsEnvSchema = z.object({
   STATS_PREFIX: z.string().min(1).default('telemetry:stats'),
   STATS_RETENTION: durationMsField('48h'),
   STATS_MAX_VALUES: integerField(1_000),
-  STATS_PREFETCH: integerField(5_000),
-  STATS_BATCH_SIZE: integerField(1_000),
+  /**
+   * Unacknowledged stats messages; each is one gateway batch's metadata, so this also bounds the memory they take.
+   * 400 = the four batches of 100 the consumer holds at most (two in Redis round trips, one waiting, one filling).
+   */
+  STATS_PREFETCH: integerField(400),
+  /** A batch (one Redis round trip per minute it touches) closes at this many messages, STATS_BATCH_MAX_BYTES of them, or after STATS_BATCH_MAX_WAIT. */
+  STATS_BATCH_SIZE: integerField(100),
+  STATS_BATCH_MAX_BYTES: sizeBytesField('4MiB'),
   STATS_BATCH_MAX_WAIT: durationMsField('100ms'),
   /** Directory of MapReduce output (histogram aggregates) served under /data/. */
   STATS_DATA_DIR: z.string().default('./var/dashboard-data'),
@@ -39,8 +45,7 @@ export interface StatsConfig {
   readonly retentionMs: number;
   readonly maxValuesPerMinute: number;
   readonly prefetch: number;
-  readonly batchSize: number;
-  readonly batchMaxWaitMs: number;
+  readonly batch: { readonly maxSize: number; readonly maxBytes: number; readonly maxWaitMs: number };
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
   readonly maxHeapBytes: number;
@@ -61,9 +66,9 @@ export function parseStatsConfig(env: Env): StatsConfig {
     prefix: e.STATS_PREFIX,
     retentionMs: e.STATS_RETENTION,
     maxValuesPerMinute: e.STATS_MAX_VALUES,
+    // A prefetch below the batch size would leave every batch to close on its linger.
     prefetch: Math.max(e.STATS_PREFETCH, e.STATS_BATCH_SIZE),
-    batchSize: e.STATS_BATCH_SIZE,
-    batchMaxWaitMs: e.STATS_BATCH_MAX_WAIT,
+    batch: { maxSize: e.STATS_BATCH_SIZE, maxBytes: e.STATS_BATCH_MAX_BYTES, maxWaitMs: e.STATS_BATCH_MAX_WAIT },
     dataDir: e.STATS_DATA_DIR,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     maxHeapBytes: e.STATS_MAX_HEAP,

@@ -35,10 +35,10 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
     url: config.amqpUrl,
     topology: config.topology,
     prefetch: config.prefetch,
-    batchSize: config.batchSize,
-    batchMaxWaitMs: config.batchMaxWaitMs,
+    batch: config.batch,
     schema: await loadDimensionSchema(config.schemaFile),
     store,
+    isStoreReady: () => redis.status === 'ready',
     logger,
     onCounted: (n) => counted.inc(n),
   });

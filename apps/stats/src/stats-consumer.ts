@@ -1,144 +1,133 @@
 /**
  * Reads `telemetry.stats` and counts each submission per minute and URL
- * dimension value, before (in parallel with) persistence. Batches are
- * aggregated and written in one Redis round trip per minute, then acked
- * with one multiple-ack; while Redis is away nothing is acked (the queue
- * is bounded and drops its oldest, so ingestion never waits for stats).
+ * dimension value, before (in parallel with) persistence. A message is one
+ * gateway batch in the wire codec's stats view (metadata, empty bodies); it
+ * becomes one item holding its counter entries, weighted by its size, so a
+ * batch is bounded by messages and by bytes. A batch is aggregated and
+ * written in one Redis round trip per minute, then acked. While Redis is
+ * away nothing is acked (the queue is bounded and drops its oldest, so
+ * ingestion never waits for stats).
  */
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { AmqpConnection } from '@telemetry/shared/amqp/connection';
-import { urlDimensionsFromPath } from '@telemetry/shared/amqp/submission-message';
-import { assertTopology, type Topology } from '@telemetry/shared/amqp/topology';
+import type { ConsumeMessage } from 'amqplib';
+import { ACK, BatchingConsumer, type PreparedItem, type Settlement } from '@telemetry/shared/amqp/batching-consumer';
+import type { Topology } from '@telemetry/shared/amqp/topology';
+import { decodeMessage, type Submission } from '@telemetry/shared/amqp/wire-codec';
+import type { BatchLimits } from '@telemetry/shared/batching/batcher';
 import type { DimensionSchema } from '@telemetry/shared/dimensions/schema';
+import { TransientError } from '@telemetry/shared/errors';
 import type { CountEntry, RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import { statsValues } from '@telemetry/shared/stats/dimensions';
 import type { Logger } from 'pino';
 
+/**
+ * Batches handled at once: one in its Redis round trip while the next one's
+ * script runs hides the round-trip latency; more would only add memory.
+ */
+export const STATS_CONCURRENT_BATCHES = 2;
+
 export interface StatsConsumerOptions {
   readonly url: string;
   readonly topology: Topology;
+  /** Unacknowledged messages the broker hands out. */
   readonly prefetch: number;
-  readonly batchSize: number;
-  readonly batchMaxWaitMs: number;
+  /** A batch closes at `maxSize` messages, `maxBytes` of message content, or `maxWaitMs` after its first message. */
+  readonly batch: BatchLimits;
   readonly schema: DimensionSchema;
   readonly store: RedisCounterStore;
+  /**
+   * Whether the store's Redis connection is up (e.g. `redis.status === 'ready'`).
+   * While it is not, a batch is not even sent: ioredis would queue the write
+   * offline and, although the call times out and the batch is retried, still
+   * run it on reconnect, counting the batch twice.
+   */
+  readonly isStoreReady?: () => boolean;
   readonly logger: Logger;
+  /** Called with the number of submissions counted, once their batch is in Redis. */
   readonly onCounted?: (count: number) => void;
 }
 
+/** Redis did not take a batch's counts: the consumer retries it with backoff, acking nothing meanwhile. */
+export class CounterStoreUnavailableError extends TransientError {
+  override readonly name = 'CounterStoreUnavailableError';
+}
+
 export class StatsConsumer {
-  private readonly connection: AmqpConnection;
-  private channel: Channel | undefined;
-  private consumerTag: string | undefined;
-  private pending: ConsumeMessage[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private acked: Promise<void> = Promise.resolve();
+  private readonly consumer: BatchingConsumer<CountEntry[]>;
 
   constructor(private readonly options: StatsConsumerOptions) {
-    this.connection = new AmqpConnection({
+    this.consumer = new BatchingConsumer<CountEntry[]>({
       url: options.url,
+      topology: options.topology,
+      queue: options.topology.statsQueue,
+      prefetch: options.prefetch,
+      batch: options.batch,
+      maxConcurrentBatches: STATS_CONCURRENT_BATCHES,
       logger: options.logger,
       connectionName: `telemetry-stats pid ${process.pid}`,
-      onConnected: (connection) => this.attach(connection),
-      onDisconnected: () => {
-        // Unacked deliveries of the dead channel come back on the next one.
-        this.channel = undefined;
-        this.pending = [];
-      },
+      // A message whose framing is broken throws here and is rejected: the
+      // stats queue has no dead-letter exchange, so it is dropped (stats are
+      // best effort; the persist copy is what the workers file).
+      prepare: (message) => this.prepare(message),
+      handle: (items) => this.handle(items),
     });
   }
 
   start(): void {
-    this.connection.start();
+    this.consumer.start();
   }
 
   isConnected(): boolean {
-    return this.connection.isConnected() && this.channel !== undefined;
+    return this.consumer.isConnected();
   }
 
   waitUntilConnected(timeoutMs: number): Promise<void> {
-    return this.connection.waitUntilConnected(timeoutMs);
+    return this.consumer.waitUntilConnected(timeoutMs);
   }
 
-  async stop(): Promise<void> {
-    if (this.channel && this.consumerTag) await this.channel.cancel(this.consumerTag).catch(() => undefined);
-    await this.flush();
-    await this.connection.close();
+  /** Stops consuming, records what was delivered (if Redis takes it), returns the rest to the queue. */
+  stop(): Promise<void> {
+    return this.consumer.stop();
   }
 
-  private async attach(connection: ChannelModel): Promise<void> {
-    const channel = await connection.createChannel();
-    channel.on('error', (error: Error) => this.options.logger.warn({ err: error.message }, 'stats channel error'));
-    await assertTopology(channel, this.options.topology);
-    await channel.prefetch(this.options.prefetch);
-    this.channel = channel;
-    const { consumerTag } = await channel.consume(this.options.topology.statsQueue, (message) => {
-      if (message) this.receive(channel, message);
-    });
-    this.consumerTag = consumerTag;
+  private prepare(message: ConsumeMessage): PreparedItem<CountEntry[]>[] {
+    const entries = messageEntries(this.options.schema, message);
+    // Nothing to count (an empty batch): no item, the consumer acks it at once.
+    return entries.length === 0 ? [] : [{ item: entries, bytes: message.content.length }];
   }
 
-  private receive(channel: Channel, message: ConsumeMessage): void {
-    if (channel !== this.channel) return;
-    this.pending.push(message);
-    if (this.pending.length >= this.options.batchSize) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.options.batchMaxWaitMs);
-  }
-
-  /**
-   * Starts recording the pending batch at once (several batches may be in
-   * Redis round trips together) but acknowledges batches strictly in order,
-   * so a multiple-ack never covers a batch that is not counted yet.
-   */
-  private flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const channel = this.channel;
-    const batch = this.pending;
-    this.pending = [];
-    if (!channel || batch.length === 0) return this.acked;
-    const recorded = this.record(channel, batch);
-    this.acked = this.acked.then(async () => {
-      if (!(await recorded) || this.channel !== channel) return; // redelivered on the next channel
-      const last = batch[batch.length - 1];
-      if (last) channel.ack(last, true);
-      this.options.onCounted?.(batch.length);
-    });
-    return this.acked;
-  }
-
-  /** Records a batch, retrying while Redis is away; false when the channel died meanwhile. */
-  private async record(channel: Channel, batch: ConsumeMessage[]): Promise<boolean> {
-    const entries = batch.map((message) => this.entryOf(message));
-    let backoffMs = 200;
-    for (;;) {
-      try {
-        await this.options.store.record(entries);
-        return true;
-      } catch (error) {
-        if (this.channel !== channel) return false;
-        this.options.logger.warn({ err: error instanceof Error ? error.message : String(error), backoffMs }, 'Redis did not take the counts; retrying');
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
-        backoffMs = Math.min(10_000, backoffMs * 2);
-      }
+  private async handle(items: CountEntry[][]): Promise<Settlement[]> {
+    const entries = items.flat();
+    if (this.options.isStoreReady?.() === false) throw new CounterStoreUnavailableError('Redis is not connected');
+    try {
+      await this.options.store.record(entries);
+    } catch (error) {
+      throw new CounterStoreUnavailableError(`Redis did not take ${entries.length} count(s): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-  }
-
-  private entryOf(message: ConsumeMessage): CountEntry {
-    return receivedEntry(this.options.schema, message);
+    this.options.onCounted?.(entries.length);
+    return items.map(() => ACK);
   }
 }
 
-/** The counter entry of one submission message: its minute, URL dimensions and size. */
-export function receivedEntry(schema: DimensionSchema, message: Pick<ConsumeMessage, 'content' | 'properties'>): CountEntry {
-  const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
-  const path = typeof headers.path === 'string' ? headers.path : '';
-  const receivedAtMs = Number(headers.receivedAtMs);
+/**
+ * The counter entries of one stats message: one 'received' entry per
+ * submission, at its receive minute, with its URL dimensions and body size.
+ * Submissions the codec calls invalid (no docId, no receive time) are counted
+ * too, with their path's dimensions when the path had them: the gateway
+ * accepted them, and "received" counts what clients sent. Throws
+ * MalformedMessageError when the framing itself is broken.
+ */
+export function messageEntries(schema: DimensionSchema, message: Parameters<typeof decodeMessage>[0]): CountEntry[] {
+  const { submissions, invalid } = decodeMessage(message);
+  return [...submissions, ...invalid.map(({ submission }) => submission)].map((submission) => submissionEntry(schema, submission));
+}
+
+function submissionEntry(schema: DimensionSchema, submission: Submission): CountEntry {
   return {
-    atMs: Number.isFinite(receivedAtMs) ? receivedAtMs : Date.now(),
+    atMs: submission.receivedAtMs,
     kind: 'received',
-    values: statsValues(schema, urlDimensionsFromPath(path)),
+    values: statsValues(schema, submission.urlDimensions),
     count: 1,
-    bytes: message.content.length,
+    // The stats view carries no body: bodyBytes keeps the size the gateway received.
+    bytes: submission.bodyBytes,
   };
 }

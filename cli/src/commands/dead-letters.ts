@@ -110,8 +110,19 @@ async function printList(queue: string, total: number, messages: readonly DeadLe
   const flat = (value: string): string => value.replace(/[\t\r\n]+/g, ' ');
   const lines = [
     `${queue}: ${total} message(s)${messages.length < total ? `, showing the first ${messages.length}` : ''}`,
-    ...(messages.length > 0 ? ['docId\tattempts\tdead-lettered-at\tbytes\treason'] : []),
-    ...messages.map((m) => [m.docId, m.attempts, m.deadLetteredAt, m.bytes, flat(m.reason)].join('\t')),
+    ...(messages.length > 0 ? ['docIds\tsubmissions\tattempts\tdead-lettered-at\tbytes\treason'] : []),
+    ...messages.map((m) => [flat(docIdsColumn(m)), m.submissions, m.attempts, m.deadLetteredAt, m.bytes, flat(reasonColumn(m))].join('\t')),
   ];
   await writeOrWait(process.stdout, `${lines.join('\n')}\n`);
+}
+
+/** The docIds shown, comma-separated, with how many more the message holds. */
+function docIdsColumn(m: DeadLetterSummary): string {
+  const more = m.submissions - m.docIds.length;
+  return `${m.docIds.join(',') || '-'}${more > 0 ? ` (+${more} more)` : ''}`;
+}
+
+/** The reason; for a message the codec cannot read, why (it is still replayed as is). */
+function reasonColumn(m: DeadLetterSummary): string {
+  return m.decodeError === '' ? m.reason : `${m.reason}${m.reason === '' ? '' : '; '}unreadable message: ${m.decodeError}`;
 }

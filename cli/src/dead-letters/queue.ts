@@ -1,6 +1,9 @@
 /**
  * Operator access to the dead-letter queue (SPEC 3): look at what the workers
- * gave up on, and move it back to the persist queue once the cause is fixed.
+ * gave up on, or RabbitMQ dead-lettered itself (the persist queue's delivery
+ * limit), and move it back to the persist queue once the cause is fixed.
+ * Messages are read through the wire codec, batches and the earlier
+ * one-submission format alike; replay moves their content unchanged.
  *
  * Both operations take messages with `basic.get` unacknowledged. A message
  * the broker has delivered but not seen acknowledged is never lost: if this
@@ -8,24 +11,25 @@
  */
 import type { Channel, ChannelModel, GetMessage, Options } from 'amqplib';
 import type { Topology } from '@telemetry/shared/amqp/topology';
+import { decodeMessage, MalformedMessageError } from '@telemetry/shared/amqp/wire-codec';
 import { ATTEMPTS_HEADER, DEAD_LETTER_REASON_HEADER, DEAD_LETTERED_AT_HEADER, LAST_ERROR_HEADER } from '@telemetry/shared/amqp/headers';
 
-/**
- * The headers the workers set (apps/workers/src/deliveries.ts; the CLI does
- * not import the workers app, and the tests check both agree).
- */
+/** The headers the workers set (defined in shared: the CLI does not import the workers app). */
 export { ATTEMPTS_HEADER, DEAD_LETTER_REASON_HEADER, DEAD_LETTERED_AT_HEADER, LAST_ERROR_HEADER };
 
 /**
  * Dropped on replay so the message starts over with a full set of retries.
- * RabbitMQ's own dead-letter history (x-death, set by the retry queue) goes
- * too: it describes the failed run, not the new one.
+ * RabbitMQ's own history goes too: its dead-letter record (x-death, set by
+ * the retry queue's TTL round trips or the persist queue's delivery limit)
+ * and the quorum queue's delivery count describe the failed run, not the new
+ * one (a kept x-delivery-count would bring the message nearer its limit).
  */
 const RUN_HEADERS = [
   ATTEMPTS_HEADER,
   LAST_ERROR_HEADER,
   DEAD_LETTER_REASON_HEADER,
   DEAD_LETTERED_AT_HEADER,
+  'x-delivery-count',
   'x-death',
   'x-first-death-exchange',
   'x-first-death-queue',
@@ -40,15 +44,27 @@ export class DeadLetterError extends Error {
   override readonly name = 'DeadLetterError';
 }
 
+/** DocIds listed per message: a batch may carry hundreds, the summary is for a person. */
+export const DOC_IDS_SHOWN = 5;
+
 export interface DeadLetterSummary {
+  /** The first submission's docId and path ('' when the message has none). */
   readonly docId: string;
   readonly path: string;
+  readonly messageId: string;
+  /** Submissions in the message (a gateway batch or a worker's re-publication carries several). */
+  readonly submissions: number;
+  /** The first DOC_IDS_SHOWN docIds. */
+  readonly docIds: readonly string[];
+  /** The workers' reason, or RabbitMQ's when the broker dead-lettered it itself (e.g. the delivery limit). */
   readonly reason: string;
   readonly deadLetteredAt: string;
   readonly attempts: number;
   readonly lastError: string;
-  /** Body size as stored in the message (often gzip). */
+  /** Message size as stored: the submissions' bodies as received (often gzip) and their metadata. */
   readonly bytes: number;
+  /** Why the content could not be read ('' when it could); such a message still replays as is. */
+  readonly decodeError: string;
 }
 
 /** A header or property as text: AMQP long strings may arrive as Buffers; anything else is not ours. */
@@ -59,20 +75,72 @@ function text(value: unknown): string {
   return '';
 }
 
+/** What RabbitMQ's dead-letter reasons mean here (https://www.rabbitmq.com/docs/dlx). */
+const BROKER_REASONS: Readonly<Record<string, string>> = {
+  delivery_limit: 'delivery limit passed (the message kept failing, e.g. killed its worker)',
+  rejected: 'rejected by a consumer (it could not be read or handled)',
+  expired: 'expired (message TTL)',
+  maxlen: 'queue length limit',
+};
+
+interface BrokerDeath {
+  readonly reason: string;
+  readonly queue: string;
+  readonly at: string;
+}
+
+/** The latest of RabbitMQ's dead-letter records (x-death lists the newest first), if any. */
+function latestDeath(headers: Record<string, unknown>): BrokerDeath | undefined {
+  const deaths = headers['x-death'];
+  const first: unknown = Array.isArray(deaths) ? deaths[0] : undefined;
+  if (typeof first !== 'object' || first === null) return undefined;
+  const death = first as Record<string, unknown>;
+  return { reason: text(death.reason), queue: text(death.queue), at: amqpTimestamp(death.time) };
+}
+
+/** An AMQP timestamp (seconds; amqplib decodes table values as {'!': 'timestamp', value}) as ISO text. */
+function amqpTimestamp(value: unknown): string {
+  const seconds = typeof value === 'object' && value !== null && 'value' in value ? value.value : value;
+  return typeof seconds === 'number' && Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : '';
+}
+
+function brokerReason(death: BrokerDeath): string {
+  return `RabbitMQ: ${BROKER_REASONS[death.reason] ?? `${death.reason || 'unknown reason'} in ${death.queue || 'an unknown queue'}`}`;
+}
+
+/** The submissions' docIds and paths as the codec reads them (either format); the framing error instead when broken. */
+function contentOf(message: GetMessage): { docIds: string[]; firstPath: string; decodeError: string } {
+  try {
+    const { submissions, invalid } = decodeMessage(message);
+    const all = [...submissions, ...invalid.map((entry) => entry.submission)];
+    return { docIds: all.map((s) => s.docId), firstPath: all[0]?.path ?? '', decodeError: '' };
+  } catch (error) {
+    if (!(error instanceof MalformedMessageError)) throw error;
+    return { docIds: [], firstPath: '', decodeError: error.message };
+  }
+}
+
 export function summarize(message: GetMessage): DeadLetterSummary {
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
+  const { docIds, firstPath, decodeError } = contentOf(message);
+  const death = latestDeath(headers);
+  const ours = text(headers[DEAD_LETTER_REASON_HEADER]);
   return {
-    docId: text(message.properties.messageId as unknown),
-    path: text(headers.path),
-    reason: text(headers[DEAD_LETTER_REASON_HEADER]),
-    deadLetteredAt: text(headers[DEAD_LETTERED_AT_HEADER]),
+    docId: docIds[0] ?? '',
+    path: firstPath,
+    messageId: text(message.properties.messageId as unknown),
+    submissions: docIds.length,
+    docIds: docIds.slice(0, DOC_IDS_SHOWN),
+    reason: ours !== '' || death === undefined ? ours : brokerReason(death),
+    deadLetteredAt: text(headers[DEAD_LETTERED_AT_HEADER]) || (death?.at ?? ''),
     attempts: Number(headers[ATTEMPTS_HEADER] ?? 0) || 0,
     lastError: text(headers[LAST_ERROR_HEADER]),
     bytes: message.content.length,
+    decodeError,
   };
 }
 
-/** The message as the gateway published it: same body and properties, without the failed run's headers. */
+/** The message as first published: same content and properties, without the failed run's headers. */
 export function freshPublishOptions(message: GetMessage): Options.Publish {
   const { properties } = message;
   const headers = { ...((properties.headers ?? {}) as Record<string, unknown>) };
@@ -85,6 +153,7 @@ export function freshPublishOptions(message: GetMessage): Options.Publish {
     ...(typeof properties.timestamp === 'number' ? { timestamp: properties.timestamp } : {}),
     ...(typeof properties.contentType === 'string' ? { contentType: properties.contentType } : {}),
     ...(typeof properties.contentEncoding === 'string' ? { contentEncoding: properties.contentEncoding } : {}),
+    ...(typeof properties.type === 'string' ? { type: properties.type } : {}),
     headers,
   };
 }

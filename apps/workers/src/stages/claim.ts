@@ -49,6 +49,8 @@ export async function claimStage(units: readonly Unit[], options: ClaimOptions):
   let results: Awaited<ReturnType<DedupStore['claim']>>;
   try {
     results = await options.dedup.claim(candidates.map((c) => c.key), options.owner, options.claimLeaseMs);
+    // Checked here, not in the loop below: a throw there would leave the reserved keys in flight for good.
+    if (results.length < candidates.length) throw new Error(`no claim result for unit ${String(candidates[results.length]?.index)}`);
   } catch (error) {
     for (const candidate of candidates) options.inFlightKeys.delete(candidate.hex);
     throw error;
