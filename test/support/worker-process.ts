@@ -34,10 +34,15 @@ export interface WorkerProcess {
 /** Every process started here, so a failed test can still kill what it started. */
 const started = new Set<ChildProcess>();
 
-export function spawnWorkerProcess(env: Record<string, string>): WorkerProcess {
+/**
+ * `workers` > 1 starts the real pool (a primary restarting its processes,
+ * each with WORKER_MAX_HEAP); the pid is then the primary's, and the
+ * processes' log lines come through it.
+ */
+export function spawnWorkerProcess(env: Record<string, string>, workers = 1): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/workers/src/main.ts'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env, WORKERS: '1' },
+    env: { ...process.env, LOG_LEVEL: 'info', ...env, WORKERS: String(workers) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error('the worker process did not start');

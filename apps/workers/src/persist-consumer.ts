@@ -100,7 +100,8 @@ export class PersistConsumer {
       suspectId: undefined,
       decoded: invalidOutcome(submission, reason),
     }));
-    const ids = suspect ? decoded.submissions.map(suspectId) : [];
+    const ids = decoded.submissions.map(suspectId);
+    // Only a message delivered before can have killed a worker: the others cost no lookup.
     const deaths = suspect ? await this.options.deathCounts(ids).catch(() => ids.map(() => 0)) : [];
     for (const [i, submission] of decoded.submissions.entries()) {
       const died = deaths[i] ?? 0;

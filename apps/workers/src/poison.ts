@@ -1,15 +1,16 @@
 /**
  * Telling which submission kills its worker (SPEC 3: a message that keeps
- * failing never crash-loops the pool). Only submissions of redelivered
- * messages are suspects (a first delivery costs nothing here): while one is
- * converted its id sits in a small journal file of this writer; a process
- * that dies leaves it there, and the next process of the same writer id adds
- * one to that id's death count in Redis (shared by every worker, on every
- * host). A suspect whose count reached POISON_LIMIT is dead-lettered with the
- * reason instead of converted. RabbitMQ's delivery limit on the persist
- * queue is the backstop for deaths outside conversion.
+ * failing never crash-loops the pool). While a submission is decoded or
+ * converted its id sits in a small journal file of this writer (one pwrite
+ * before and one after: a few microseconds); a process that dies leaves it
+ * there, and the next process of the same writer id adds one to that id's
+ * death count in Redis (shared by every worker, on every host). A submission
+ * of a redelivered message whose count reached POISON_LIMIT is dead-lettered
+ * with the reason instead of converted (only redelivered messages are looked
+ * up). RabbitMQ's delivery limit on the persist queue is the backstop for
+ * deaths outside conversion.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Submission } from '@telemetry/shared/amqp/wire-codec';
 import type { Redis } from 'ioredis';
 import type { SuspectJournal } from './stages/process-batch.js';
@@ -19,37 +20,64 @@ export function suspectId(submission: Submission): string {
   return `${submission.docId}:${submission.receivedAtMs}:${submission.bodyBytes}`;
 }
 
-export class SuspectJournalFile implements SuspectJournal {
-  private readonly current = new Set<string>();
+/**
+ * A small file holding a set of lines that must outlive this process (not the
+ * machine: no fsync), rewritten in place with one pwrite, padded with
+ * newlines over what was there (no truncate).
+ */
+export class LinesFile {
+  private writtenBytes = 0;
 
-  private constructor(private readonly file: string) {}
+  private constructor(private readonly fd: number) {}
 
-  /** Opens the journal; returns it with the ids a dead predecessor left (then forgotten). */
-  static open(file: string): { journal: SuspectJournalFile; leftover: string[] } {
+  /** Opens the file; returns it with the lines a dead predecessor left (then forgotten). */
+  static open(file: string): { file: LinesFile; leftover: string[] } {
     let leftover: string[] = [];
     try {
       leftover = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    const journal = new SuspectJournalFile(file);
-    journal.write();
-    return { journal, leftover };
+    return { file: new LinesFile(openSync(file, 'w')), leftover };
+  }
+
+  write(lines: Iterable<string>): void {
+    const text = [...lines].join('\n');
+    const buffer = Buffer.alloc(Math.max(this.writtenBytes, Buffer.byteLength(text)), '\n');
+    buffer.write(text);
+    writeSync(this.fd, buffer, 0, buffer.length, 0);
+    this.writtenBytes = buffer.length;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The ids of the submissions being decoded or converted now. */
+export class SuspectJournalFile implements SuspectJournal {
+  private readonly current = new Set<string>();
+
+  private constructor(private readonly file: LinesFile) {}
+
+  /** Opens the journal; returns it with the ids a dead predecessor left. */
+  static open(path: string): { journal: SuspectJournalFile; leftover: string[] } {
+    const { file, leftover } = LinesFile.open(path);
+    return { journal: new SuspectJournalFile(file), leftover };
   }
 
   enter(id: string): void {
     this.current.add(id);
-    this.write();
+    this.file.write(this.current);
   }
 
   leave(id: string): void {
     this.current.delete(id);
-    this.write();
+    this.file.write(this.current);
   }
 
-  /** No fsync: the journal must outlive the process, not the machine. */
-  private write(): void {
-    writeFileSync(this.file, [...this.current].join('\n'));
+  close(): void {
+    this.file.close();
   }
 }
 

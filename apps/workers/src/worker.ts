@@ -15,7 +15,7 @@ import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
 import { ErrorStoreWriter } from '@telemetry/shared/storage/error-store';
 import { PartitionedWriter } from '@telemetry/shared/storage/writer';
 import { processBatch } from './stages/process-batch.js';
-import { DeathCounts, SuspectJournalFile } from './poison.js';
+import { DeathCounts, LinesFile, SuspectJournalFile } from './poison.js';
 import { writerIdFor, type WorkersConfig } from './config.js';
 import { RedisDedupStore } from './dedup/redis-dedup-store.js';
 import { reportOutcome } from './outcome-stats.js';
@@ -61,6 +61,13 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
     log.warn({ suspects: leftover }, 'the previous process of this writer died while converting these submissions');
     await deaths.add(leftover).catch((error: unknown) => log.warn({ err: error }, 'could not count the deaths (the delivery limit still applies)'));
   }
+  // Claims a dead predecessor of this writer held: released now, so that other workers need not wait out CLAIM_LEASE.
+  const claims = LinesFile.open(path.join(config.storageDir, '.writers', `${writerId}.claims`));
+  if (claims.leftover.length > 0) {
+    await dedup
+      .release(claims.leftover.map((hex) => Buffer.from(hex, 'hex')), writerId)
+      .catch((error: unknown) => log.warn({ err: error }, 'could not release the claims of the previous process; they expire with their lease'));
+  }
   const inFlightKeys = new Set<string>();
 
   const consumer = new PersistConsumer({
@@ -81,6 +88,7 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
         owner: writerId,
         claimLeaseMs: config.claimLeaseMs,
         inFlightKeys,
+        claimJournal: { record: (keys) => claims.file.write(keys) },
         dedupTtlMs: config.dedupTtlMs,
         maxAttempts: config.retryMaxAttempts,
         convert: (submission, bytes) => convertDecoded(submission, bytes, context),
@@ -133,6 +141,8 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
       await Promise.all([storage.close(), errorStore.close()]);
       redis.disconnect();
       metricsServer?.close();
+      journal.close();
+      claims.file.close();
       await unlock();
       log.info('worker stopped');
     },

@@ -13,6 +13,12 @@ export interface ClaimOptions {
   readonly claimLeaseMs: number;
   /** Keys claimed by this worker's batches in flight (hex), shared by the pipelined batches. */
   readonly inFlightKeys: Set<string>;
+  /**
+   * Told the in-flight keys whenever they change (the worker keeps them in a
+   * file, so the next process of this writer can release what a dead one
+   * held instead of other workers waiting out CLAIM_LEASE).
+   */
+  readonly claimJournal?: { record(keys: ReadonlySet<string>): void };
 }
 
 export interface ClaimDecisions {
@@ -75,10 +81,13 @@ export async function claimStage(units: readonly Unit[], options: ClaimOptions):
     }
   }
   proceed.sort((a, b) => a - b);
+  if (claimed.size > 0) options.claimJournal?.record(options.inFlightKeys);
   return { proceed, claimed, decided };
 }
 
 /** Forgets the batch's keys as in flight (after its route stage, or when it failed and will be tried again). */
-export function releaseInFlight(claims: ClaimDecisions, inFlightKeys: Set<string>): void {
-  for (const key of claims.claimed.values()) inFlightKeys.delete(key.toString('hex'));
+export function releaseInFlight(claims: ClaimDecisions, options: Pick<ClaimOptions, 'inFlightKeys' | 'claimJournal'>): void {
+  if (claims.claimed.size === 0) return;
+  for (const key of claims.claimed.values()) options.inFlightKeys.delete(key.toString('hex'));
+  options.claimJournal?.record(options.inFlightKeys);
 }

@@ -49,7 +49,7 @@ export async function processBatch(all: readonly Unit[], deps: BatchDependencies
     const decisions = await routeStage(units, claims, outcomes, deps);
     return { decisions: [...decisions, ...deferred], ...persisted };
   } finally {
-    releaseInFlight(claims, deps.inFlightKeys);
+    releaseInFlight(claims, deps);
   }
 }
 

@@ -30,7 +30,7 @@ export interface Unit {
   readonly submission: Submission;
   /** Transient failures so far (the retry header of its message). */
   readonly attempts: number;
-  /** Set when the unit's message was delivered before: its conversion is journaled (poison detection). */
+  /** Its identity in the poison journal while decoded and converted (undefined: not journaled). */
   readonly suspectId: string | undefined;
   /**
    * Mutable: once converted, the decoded bytes are replaced by the outcome, so
