@@ -4,6 +4,9 @@
  * gateway process gets SIGTERM (graceful: in-flight confirms finish, exit 0)
  * and a new one starts on the same port. Every docId finally answered 200 is
  * stored exactly once (retries of an unconfirmed copy are deduplicated).
+ * Also with SIGKILL while batch messages wait for their confirms: a
+ * submission framed into a message the broker took but never answered is
+ * retried by its client and deduplicated by the workers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -85,5 +88,40 @@ describe('gateway restart under load', () => {
     expect(f.lost).toEqual([]);
     expect(f.duplicates).toEqual([]);
     expect(out.retries - retriesBefore).toBeGreaterThan(0); // the restart really interrupted clients
+  });
+
+  it('killed with SIGKILL with batches in flight, loses nothing answered 200 and stores each docId once', async () => {
+    p = await startTestPipeline('fault-kill-gw');
+    const pipeline = p;
+    const port = await freePort();
+    // A longer linger keeps batches open and in flight at any moment of the kill.
+    const env = { ...topologyEnv(pipeline.env.topology), PORT: String(port), PUBLISH_BATCH_MAX_WAIT: '20ms' };
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const ready = async () => (await fetch(`${baseUrl}/ready`).then((r) => r.status, () => 0)) === 200;
+
+    gateway = startGatewayProcess(env);
+    await waitFor('gateway ready', ready, 30_000);
+    const out = { accepted: [] as string[], retries: 0 };
+    let running = true;
+    const clients = Array.from({ length: 8 }, (_, i) => firefoxLikeClient(baseUrl, `gwkill-${i}`, () => running, out));
+
+    await waitFor('200 accepted', () => out.accepted.length >= 200, 20_000);
+    const first = gateway;
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    const retriesBefore = out.retries;
+    gateway = startGatewayProcess(env);
+    await waitFor('restarted gateway ready', ready, 30_000);
+    const acceptedAtRestart = out.accepted.length;
+    await waitFor('200 more accepted', () => out.accepted.length >= acceptedAtRestart + 200, 20_000);
+    running = false;
+    await Promise.all(clients);
+
+    await waitFor('everything accepted stored', () => allPresent(out.accepted, pipeline.storageDir, pipeline.errorsDir), 30_000);
+    const f = figures(out.accepted, await scanOccurrences(pipeline.storageDir, pipeline.errorsDir));
+    printSummary('gateway SIGKILL with batches in flight', f, { retriesAfterKill: out.retries - retriesBefore });
+    expect(f.lost).toEqual([]);
+    expect(f.duplicates).toEqual([]);
+    expect(out.retries - retriesBefore).toBeGreaterThan(0);
   });
 });
