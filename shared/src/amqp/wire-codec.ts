@@ -211,7 +211,7 @@ function parseMeta(metaBytes: Buffer, body: Buffer): Submission | { submission: 
 
 function dimensionsOf(value: unknown): UrlDimensions | undefined {
   if (!Array.isArray(value) || value.length !== URL_DIMENSION_FIELDS.length || !value.every((v) => typeof v === 'string')) return undefined;
-  const [reason = '', appName = '', appVersion = '', appUpdateChannel = '', appBuildID = ''] = value as string[];
+  const [reason = '', appName = '', appVersion = '', appUpdateChannel = '', appBuildID = ''] = value;
   return { reason, appName, appVersion, appUpdateChannel, appBuildID };
 }
 

@@ -39,21 +39,21 @@ export async function routeStage(
       options.logger.warn({ err: error, count: release.length }, 'could not release claims; they expire with their lease');
     }),
   ]);
-  return units.map((unit, index) => decide(unit, claims.decided.get(index) ?? outcomes.get(index), options.maxAttempts, index));
+  return units.map((unit, index) => claims.decided.get(index) ?? decide(unit, outcomes.get(index), options.maxAttempts, index));
 }
 
-function decide(unit: Unit, decision: UnitDecision | ConvertOutcome | undefined, maxAttempts: number, index: number): UnitDecision {
-  if (decision === undefined) throw new Error(`unit ${index} was neither converted nor decided`);
-  switch (decision.kind) {
+function decide(unit: Unit, outcome: ConvertOutcome | undefined, maxAttempts: number, index: number): UnitDecision {
+  if (outcome === undefined) throw new Error(`unit ${index} was neither converted nor decided`);
+  switch (outcome.kind) {
     case 'store':
       return { kind: 'stored' };
     case 'file':
       return { kind: 'filed' };
     case 'retry':
       return unit.attempts + 1 >= maxAttempts
-        ? { kind: 'deadLetter', reason: `gave up after ${unit.attempts + 1} attempts: ${decision.reason}` }
-        : { kind: 'retry', reason: decision.reason };
-    default:
-      return decision;
+        ? { kind: 'deadLetter', reason: `gave up after ${unit.attempts + 1} attempts: ${outcome.reason}` }
+        : { kind: 'retry', reason: outcome.reason };
+    case 'deadLetter':
+      return { kind: 'deadLetter', reason: outcome.reason };
   }
 }
