@@ -41,7 +41,8 @@ describe('SuspectJournalFile', () => {
     journal.enter('a');
     journal.enter('b');
     journal.leave('a');
-    expect(await readFile(file, 'utf8')).toBe('b');
+    // Rewritten in place, padded with newlines over what was there.
+    expect((await readFile(file, 'utf8')).split('\n').filter((line) => line !== '')).toEqual(['b']);
     journal.leave('b');
     expect(SuspectJournalFile.open(file).leftover).toEqual([]);
   });
