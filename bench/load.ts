@@ -17,6 +17,41 @@ export function benchPingBody(extra: Record<string, unknown> = {}): string {
   });
 }
 
+/**
+ * A Firefox 23 saved-session ping of exactly `bytes` bytes of JSON (default
+ * 2 KiB, the body of bench/ingest-path.ts): the 2013 ping's info section
+ * (revision a55c55edf302, whose Histograms.json seedRevisionCache provides),
+ * a few simple measurements, no histograms, and padding up to the size.
+ */
+export function firefoxPingBody(bytes = 2048): string {
+  const ping = (padding: string) =>
+    JSON.stringify({
+      ver: 1,
+      info: {
+        reason: 'saved-session',
+        OS: 'WINNT',
+        appID: '{ec8030f7-c20a-464f-9b0e-13a3a9e97384}',
+        appVersion: '23.0.1',
+        appName: 'Firefox',
+        appBuildID: '20130814063812',
+        appUpdateChannel: 'release',
+        platformBuildID: '20130814063812',
+        revision: 'http://hg.mozilla.org/releases/mozilla-release/rev/a55c55edf302',
+        locale: 'en-US',
+        cpucount: 2,
+        memsize: 4096,
+        arch: 'x86',
+        version: '6.1',
+      },
+      simpleMeasurements: { uptime: 123, start: 47, main: 1375, firstPaint: 4813, sessionRestored: 4875 },
+      histograms: {},
+      padding,
+    });
+  const size = Buffer.byteLength(ping(''));
+  if (size > bytes) throw new Error(`a Firefox ping body takes at least ${size} bytes`);
+  return ping('x'.repeat(bytes - size));
+}
+
 export interface SubmitLoad {
   readonly seconds: number;
   readonly connections: number;

@@ -10,7 +10,8 @@ import { clientAddress } from './client-ip.js';
 import { HttpError } from './http-error.js';
 import { RateLimiter } from './rate-limit.js';
 import type { GatewayMetrics } from './metrics.js';
-import { createSubmitHandler, rawPath, SUBMIT_PREFIX } from './routes/submit.js';
+import { incomingRequest, targetPath } from './incoming.js';
+import { createSubmitHandler, SUBMIT_PREFIX } from './routes/submit.js';
 import type { SubmissionSink } from './submission-sink.js';
 
 export interface GatewayDependencies {
@@ -49,14 +50,16 @@ export function createGatewayApp(deps: GatewayDependencies): Hono {
   // Limits that apply before routing: an over-long path (414) and an
   // over-long header value (431) are refused whatever the route.
   app.use(async (c, next) => {
-    const path = rawPath(c.req.url);
+    const request = incomingRequest(c);
+    const path = targetPath(request.target);
     if (Buffer.byteLength(path) > config.maxPathBytes) {
       if (config.oversizeStatus === 202 && path.startsWith(SUBMIT_PREFIX)) return c.text('Discarded: too large', 202);
       throw new HttpError(414, `Path over ${config.maxPathBytes} bytes`);
     }
-    for (const [name, value] of c.req.raw.headers) {
-      if (Buffer.byteLength(value) > config.maxHeaderBytes) {
-        throw new HttpError(431, `Header ${name} over ${config.maxHeaderBytes} bytes`);
+    for (const value of request.headerValues()) {
+      // Characters are at most 3 bytes each in UTF-8: measure only values that could be over.
+      if (value.length * 3 > config.maxHeaderBytes && Buffer.byteLength(value) > config.maxHeaderBytes) {
+        throw new HttpError(431, `A header value is over ${config.maxHeaderBytes} bytes`);
       }
     }
     await next();

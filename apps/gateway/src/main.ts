@@ -62,6 +62,8 @@ function runPrimary(): void {
 async function runClusterWorker(): Promise<void> {
   const metrics = createGatewayMetrics();
   AggregatorRegistry.setRegistries([metrics.registry]);
+  // Constructing one is what makes this process answer the primary's metrics requests (prom-client).
+  new AggregatorRegistry();
   const pending = new Map<number, (text: string) => void>();
   let nextId = 0;
   process.on('message', (message: unknown) => {

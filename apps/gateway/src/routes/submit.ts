@@ -9,6 +9,7 @@ import { FORWARDED_HEADERS, urlDimensionsFromPath, type ForwardedHeader, type Su
 import { isValidDocId } from '@telemetry/shared/doc-id';
 import { TransientError } from '@telemetry/shared/errors';
 import type { GatewayConfig } from '../config.js';
+import { incomingRequest, targetPath, targetQuery, type IncomingRequest } from '../incoming.js';
 import { clientAddress } from '../client-ip.js';
 import { HttpError } from '../http-error.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -43,7 +44,12 @@ export function createSubmitHandler(deps: SubmitDependencies) {
   };
 
   async function handle(c: Context): Promise<Response> {
-    const path = rawPath(c.req.url).slice(SUBMIT_PREFIX.length);
+    const request = incomingRequest(c);
+    const fullPath = targetPath(request.target);
+    // Routed on the normalised URL; the path as sent decides (SPEC 2): `/x/../submit/…` is not a submission path.
+    if (fullPath === SUBMIT_PREFIX.slice(0, -1)) throw new HttpError(400, 'Path must be /submit/telemetry/{docId}[/…]');
+    if (!fullPath.startsWith(SUBMIT_PREFIX)) throw new HttpError(404, 'Not found');
+    const path = fullPath.slice(SUBMIT_PREFIX.length);
     const parts = path.split('/');
     if (parts.length !== 1 && parts.length !== 6) {
       throw new HttpError(400, 'Path must be /submit/telemetry/{docId} or /submit/telemetry/{docId}/{reason}/{appName}/{appVersion}/{appUpdateChannel}/{appBuildID}');
@@ -51,26 +57,24 @@ export function createSubmitHandler(deps: SubmitDependencies) {
     const docId = parts[0] ?? '';
     if (!isValidDocId(docId)) throw new HttpError(400, 'docId must be 1 to 100 characters of [A-Za-z0-9-]');
 
-    const body = await readBody(c, config.maxBodyBytes, oversize);
+    const body = await readBody(request, config.maxBodyBytes, oversize);
     const clientHeaders: Partial<Record<ForwardedHeader, string>> = {};
     for (const name of FORWARDED_HEADERS) {
-      const value = c.req.header(name);
+      const value = request.header(name);
       if (value !== undefined) clientHeaders[name] = value;
     }
-    const contentEncoding = c.req.header('content-encoding');
     const submission: Submission = {
       docId,
       path,
       urlDimensions: urlDimensionsFromPath(path),
       receivedAtMs: deps.nowMs(),
-      contentEncoding,
+      contentEncoding: request.header('content-encoding'),
       clientHeaders,
       clientIp: config.storeClientIp ? clientAddress(c, config.trustProxy, deps.remoteAddress) : undefined,
-      query: rawQuery(c.req.url),
+      query: targetQuery(request.target),
       body,
       bodyBytes: body.length,
     };
-    const stopTimer = deps.metrics.publishSeconds.startTimer();
     try {
       await deps.sink.publish(submission);
     } catch (error) {
@@ -78,43 +82,20 @@ export function createSubmitHandler(deps: SubmitDependencies) {
         throw new HttpError(503, `Service unavailable: ${error.message}`, { 'Retry-After': String(config.retryAfterSeconds) });
       }
       throw error;
-    } finally {
-      stopTimer();
     }
     deps.metrics.bodyBytes.inc(body.length);
     return c.text('OK', 200);
   }
 }
 
-/** The path exactly as sent (not percent-decoded), without the query string. */
-export function rawPath(url: string): string {
-  const afterScheme = url.indexOf('://');
-  const pathStart = afterScheme < 0 ? 0 : url.indexOf('/', afterScheme + 3);
-  if (pathStart < 0) return '/';
-  const queryStart = url.indexOf('?', pathStart);
-  const hashStart = url.indexOf('#', pathStart);
-  let end = url.length;
-  if (queryStart >= 0) end = queryStart;
-  if (hashStart >= 0 && hashStart < end) end = hashStart;
-  return url.slice(pathStart, end);
-}
-
-/** The query string as sent (without `?` and any fragment); undefined when there is none. */
-export function rawQuery(url: string): string | undefined {
-  const queryStart = url.indexOf('?');
-  if (queryStart < 0) return undefined;
-  const hashStart = url.indexOf('#', queryStart);
-  return url.slice(queryStart + 1, hashStart < 0 ? url.length : hashStart);
-}
-
 /** Reads the body with a hard cap; the length checks of SPEC 2 (411, 400, 413). */
 async function readBody(
-  c: Context,
+  request: IncomingRequest,
   maxBytes: number,
   oversize: (status: 413, message: string) => Error,
 ): Promise<Buffer> {
-  const lengthHeader = c.req.header('content-length');
-  const chunked = c.req.header('transfer-encoding') !== undefined;
+  const lengthHeader = request.header('content-length');
+  const chunked = request.header('transfer-encoding') !== undefined;
   if (lengthHeader === undefined && !chunked) throw new HttpError(411, 'Content-Length required');
   if (lengthHeader !== undefined) {
     if (!/^\d+$/.test(lengthHeader)) throw new HttpError(400, 'Invalid Content-Length');
@@ -122,21 +103,8 @@ async function readBody(
     if (declared === 0) throw new HttpError(400, 'Empty body');
     if (declared > maxBytes) throw oversize(413, `Body over ${maxBytes} bytes`);
   }
-  const stream = c.req.raw.body;
-  if (!stream) throw new HttpError(400, 'Empty body');
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = (stream as ReadableStream<Uint8Array>).getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw oversize(413, `Body over ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  if (total === 0) throw new HttpError(400, 'Empty body');
-  return Buffer.concat(chunks, total);
+  const body = await request.readBody(maxBytes);
+  if (body === undefined) throw oversize(413, `Body over ${maxBytes} bytes`);
+  if (body.length === 0) throw new HttpError(400, 'Empty body');
+  return body;
 }
