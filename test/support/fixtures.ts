@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * The real Firefox data shipped beside the repository (`../shared/fixtures`).
- * TELEMETRY_FIXTURES_DIR overrides it for a checkout laid out differently.
+ * The real Firefox data, copied into the repository (`test/fixtures`, MPL 2.0
+ * Mozilla files; see its README), so a clone on its own passes its tests.
+ * TELEMETRY_FIXTURES_DIR points the tests at other data.
  */
-export const FIXTURES_DIR = process.env.TELEMETRY_FIXTURES_DIR ?? path.resolve(REPO_ROOT, '../shared/fixtures');
+export const FIXTURES_DIR = process.env.TELEMETRY_FIXTURES_DIR ?? path.join(REPO_ROOT, 'test', 'fixtures');
 
 export function fixturePath(...parts: string[]): string {
   return path.join(FIXTURES_DIR, ...parts);
