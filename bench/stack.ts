@@ -19,8 +19,11 @@ export interface AppProcess {
   stop(): Promise<void>;
 }
 
+/** BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") are given to every app process and the processes it forks: for profiling. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+
 export function startApp(app: 'gateway' | 'workers' | 'stats', env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'apps', app, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, [...NODE_ARGS, '--import', 'tsx', path.join(ROOT, 'apps', app, 'src', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -15,6 +15,8 @@ const workersEnvSchema = z.object({
   MAX_FILE_BYTES: sizeBytesField('64MiB'),
   MAX_FILE_AGE: durationMsField('5m'),
   COMPRESSION: z.enum(['gzip', 'zstd', 'xz', 'none']).default('gzip'),
+  /** Finished files are compressed by a child process this much nicer (lower CPU priority); 0: in the worker itself. */
+  COMPRESSION_NICE: integerField(10, { min: 0, max: 19 }),
   DEDUP_TTL: durationMsField('24h'),
   DEDUP_PREFIX: z.string().default('telemetry:dedup:'),
   CLAIM_LEASE: durationMsField('60s'),
@@ -60,6 +62,7 @@ export interface WorkersConfig {
   readonly maxFileBytes: number;
   readonly maxFileAgeMs: number;
   readonly compression: 'gzip' | 'zstd' | 'xz' | 'none';
+  readonly compressionNice: number;
   readonly dedupTtlMs: number;
   readonly dedupPrefix: string;
   readonly claimLeaseMs: number;
@@ -95,6 +98,7 @@ export function parseWorkersConfig(env: Env): WorkersConfig {
     maxFileBytes: e.MAX_FILE_BYTES,
     maxFileAgeMs: e.MAX_FILE_AGE,
     compression: e.COMPRESSION,
+    compressionNice: e.COMPRESSION_NICE,
     dedupTtlMs: e.DEDUP_TTL,
     dedupPrefix: e.DEDUP_PREFIX,
     claimLeaseMs: e.CLAIM_LEASE,

@@ -14,6 +14,7 @@ import { createRedis } from '@telemetry/shared/redis';
 import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
 import { ErrorStoreWriter } from '@telemetry/shared/storage/error-store';
 import { PartitionedWriter } from '@telemetry/shared/storage/writer';
+import { LowPriorityCompressor } from '@telemetry/shared/storage/compression-process';
 import { processBatch } from './stages/process-batch.js';
 import { DeathCounts, LinesFile, SuspectJournalFile } from './poison.js';
 import { writerIdFor, type WorkersConfig } from './config.js';
@@ -39,7 +40,16 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
   const unlock = await lockWriterId(config.storageDir, writerId);
   const metrics = createWorkerMetrics();
 
-  const writerOptions = { writerId, maxFileBytes: config.maxFileBytes, maxFileAgeMs: config.maxFileAgeMs, compression: config.compression, logger: log };
+  // COMPRESSION_NICE 0: compress in this process; else in a child at that much lower CPU priority.
+  const compressor = config.compressionNice > 0 ? new LowPriorityCompressor(config.compressionNice) : undefined;
+  const writerOptions = {
+    writerId,
+    maxFileBytes: config.maxFileBytes,
+    maxFileAgeMs: config.maxFileAgeMs,
+    compression: config.compression,
+    logger: log,
+    ...(compressor ? { compressFile: (src: string, compression: Exclude<WorkersConfig['compression'], 'none'>) => compressor.compress(src, compression) } : {}),
+  };
   const storage = new PartitionedWriter({ rootDir: config.storageDir, ...writerOptions });
   const errorStore = new ErrorStoreWriter({ rootDir: config.errorsDir, ...writerOptions });
   const recovered = await Promise.all([storage.recover(), errorStore.recover()]);
@@ -139,6 +149,7 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
       clearInterval(rotationTimer);
       await consumer.stop();
       await Promise.all([storage.close(), errorStore.close()]);
+      compressor?.close();
       redis.disconnect();
       metricsServer?.close();
       journal.close();

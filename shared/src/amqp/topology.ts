@@ -2,7 +2,7 @@
  * The RabbitMQ topology, declared in one place and used by every app (SPEC 3).
  *
  *   gateway --batch (bodies), key "persist"--> exchange (direct) --> telemetry.persist  (quorum; never drops)
- *           --batch (metadata), key "stats"-->                   --> telemetry.stats    (bounded, drops oldest)
+ *           --batch (metadata), key "stats"-->                   --> telemetry.stats    (quorum; bounded, drops oldest)
  *   worker --transient error--> telemetry.persist.retry (quorum, TTL = retry delay)
  *                                  --dead-letters back to--> telemetry.persist
  *   worker --retries exhausted / poison--> telemetry.dead-letter (quorum; with the reason; replayable)
@@ -21,8 +21,8 @@ export const topologyEnvShape = {
   PERSIST_QUEUE: z.string().min(1).default('telemetry.persist'),
   STATS_QUEUE: z.string().min(1).default('telemetry.stats'),
   STATS_QUEUE_MAX_LENGTH: integerField(100_000),
-  /** classic (default: measured faster for stats, see bench/RESULTS.md) or quorum (replicated). */
-  STATS_QUEUE_TYPE: z.enum(['classic', 'quorum']).default('classic'),
+  /** quorum (default: measured 2× classic's rate for stats batches, bench ingest-path in bench/RESULTS.md) or classic. */
+  STATS_QUEUE_TYPE: z.enum(['classic', 'quorum']).default('quorum'),
   /** Deliveries of one persist message before RabbitMQ dead-letters it (a message that keeps killing workers). */
   PERSIST_DELIVERY_LIMIT: integerField(10, { min: 1, max: 1_000 }),
   RETRY_QUEUE: z.string().min(1).default('telemetry.persist.retry'),
@@ -65,7 +65,7 @@ export function prefixedTopology(prefix: string, overrides: Partial<Topology> = 
     persistQueue: `${prefix}telemetry.persist`,
     statsQueue: `${prefix}telemetry.stats`,
     statsQueueMaxLength: 100_000,
-    statsQueueType: 'classic',
+    statsQueueType: 'quorum',
     persistDeliveryLimit: 10,
     retryQueue: `${prefix}telemetry.persist.retry`,
     retryDelayMs: 30_000,

@@ -24,6 +24,7 @@ export class CompressionQueue {
     private readonly concurrency: number,
     private readonly logger: Logger,
     private readonly events: CompressionEvents,
+    private readonly compressFile: (src: string, compression: Exclude<Compression, 'none'>) => Promise<string> = compressFileAtomically,
   ) {}
 
   /** Number of files waiting or being compressed. */
@@ -56,7 +57,7 @@ export class CompressionQueue {
       const file = this.waiting.shift();
       if (file === undefined) return;
       this.running += 1;
-      void compressFileAtomically(file, compression)
+      void this.compressFile(file, compression)
         .then(
           (dst) => this.events.compressed(file, dst),
           (error: unknown) => {

@@ -15,6 +15,8 @@ export interface PartitionedWriterOptions {
   logger?: Logger;
   /** Files compressed at once in the background (default 2). */
   compressionConcurrency?: number;
+  /** How a finished file is compressed (default: in this process, compressFileAtomically). */
+  compressFile?: (src: string, compression: Exclude<Compression, 'none'>) => Promise<string>;
 }
 
 export interface StorageRecord {

@@ -44,7 +44,7 @@ export type { PartitionedWriterOptions, RecoveryReport, StorageRecord, WriterCou
 export class PartitionedWriter {
   readonly rootDir: string;
   readonly writerId: string;
-  private readonly options: Required<Omit<PartitionedWriterOptions, 'rootDir' | 'writerId'>>;
+  private readonly options: Required<Omit<PartitionedWriterOptions, 'rootDir' | 'writerId' | 'compressFile'>>;
   private readonly files = new Map<string, ActiveFile>();
   private readonly compressor: CompressionQueue;
   private readonly stats: WriterCounters = {
@@ -79,7 +79,7 @@ export class PartitionedWriter {
     this.compressor = new CompressionQueue(options.compression, this.options.compressionConcurrency, this.options.logger, {
       compressed: () => (this.stats.filesCompressed += 1),
       failed: () => (this.stats.compressionFailures += 1),
-    });
+    }, options.compressFile);
   }
 
   /** A snapshot of the counters, for metrics. */
