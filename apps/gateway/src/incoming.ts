@@ -58,7 +58,8 @@ function fromNode(incoming: IncomingMessage): IncomingRequest {
         };
         const onEnd = () => {
           cleanup();
-          resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
+          const [only] = chunks;
+          resolve(chunks.length === 1 && only ? only : Buffer.concat(chunks, total));
         };
         const onError = (error: Error) => {
           cleanup();
@@ -89,7 +90,7 @@ function fromWeb(request: Request): IncomingRequest {
     },
     async readBody(maxBytes) {
       if (!request.body) return Buffer.alloc(0);
-      const reader = request.body.getReader();
+      const reader = (request.body as ReadableStream<Uint8Array>).getReader();
       const chunks: Uint8Array[] = [];
       let total = 0;
       for (;;) {
