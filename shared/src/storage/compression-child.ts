@@ -5,6 +5,8 @@
  * compressing finished files never slows persisting new ones.
  */
 import { compressFileAtomically } from './compress-file.js';
+
+process.title = 'telemetry-compress';
 import type { CompressionRequest, CompressionReply } from './compression-process.js';
 
 process.on('message', (message: CompressionRequest) => {

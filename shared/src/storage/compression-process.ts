@@ -9,7 +9,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Compression } from './names.js';
 
 export interface CompressionRequest {
@@ -21,6 +22,8 @@ export interface CompressionRequest {
 export type CompressionReply = { readonly id: number; readonly dst: string } | { readonly id: number; readonly error: string };
 
 const CHILD = fileURLToPath(new URL('./compression-child.ts', import.meta.url));
+/** The TypeScript loader, for a child of a process that got it some other way (e.g. a test runner). */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export class LowPriorityCompressor {
   private child: ChildProcess | undefined;
@@ -29,13 +32,18 @@ export class LowPriorityCompressor {
 
   constructor(private readonly nice: number) {}
 
-  compress(src: string, compression: Exclude<Compression, 'none'>): Promise<string> {
+  async compress(src: string, compression: Exclude<Compression, 'none'>): Promise<string> {
     const child = this.child ?? this.start();
     const id = this.nextId++;
     return new Promise<string>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       child.send({ id, src, compression } satisfies CompressionRequest);
     });
+  }
+
+  /** The compression process's pid, while one runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** Ends the child once it has nothing left to do (the writer waits for its compressions first). */
@@ -45,8 +53,10 @@ export class LowPriorityCompressor {
   }
 
   private start(): ChildProcess {
-    // Inherits this process's execArgv (the TypeScript loader, the heap cap).
-    const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    // This process's execArgv (the heap cap), plus the TypeScript loader when this
+    // process got it some other way (e.g. a test runner).
+    const execArgv = process.execArgv.some((arg) => arg.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', TSX_LOADER];
+    const child = fork(CHILD, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
     if (child.pid !== undefined) {
       try {
         os.setPriority(child.pid, Math.min(19, os.getPriority(child.pid) + this.nice));

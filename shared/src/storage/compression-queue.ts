@@ -57,7 +57,9 @@ export class CompressionQueue {
       const file = this.waiting.shift();
       if (file === undefined) return;
       this.running += 1;
-      void this.compressFile(file, compression)
+      // A compressor that throws instead of rejecting must not leave the slot taken.
+      void Promise.resolve()
+        .then(() => this.compressFile(file, compression))
         .then(
           (dst) => this.events.compressed(file, dst),
           (error: unknown) => {
