@@ -5,9 +5,9 @@
  * compressing finished files never slows persisting new ones.
  */
 import { compressFileAtomically } from './compress-file.js';
+import type { CompressionRequest, CompressionReply } from './compression-process.js';
 
 process.title = 'telemetry-compress';
-import type { CompressionRequest, CompressionReply } from './compression-process.js';
 
 process.on('message', (message: CompressionRequest) => {
   compressFileAtomically(message.src, message.compression).then(
