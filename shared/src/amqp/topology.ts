@@ -21,7 +21,7 @@ export const topologyEnvShape = {
   PERSIST_QUEUE: z.string().min(1).default('telemetry.persist'),
   STATS_QUEUE: z.string().min(1).default('telemetry.stats'),
   STATS_QUEUE_MAX_LENGTH: integerField(100_000),
-  /** quorum (default: measured 2× classic's rate for stats batches, bench ingest-path in bench/RESULTS.md) or classic. */
+  /** quorum (default: measured faster than classic for stats batches, bench ingest-path in bench/RESULTS.md) or classic. */
   STATS_QUEUE_TYPE: z.enum(['classic', 'quorum']).default('quorum'),
   /** Deliveries of one persist message before RabbitMQ dead-letters it (a message that keeps killing workers). */
   PERSIST_DELIVERY_LIMIT: integerField(10, { min: 1, max: 1_000 }),
@@ -78,6 +78,14 @@ export function prefixedTopology(prefix: string, overrides: Partial<Topology> = 
 export const PERSIST_ROUTING_KEY = 'persist';
 export const STATS_ROUTING_KEY = 'stats';
 
+/**
+ * RabbitMQ before 3.12 keeps every quorum queue message body in memory unless
+ * told otherwise: a backlog would then hit the broker's memory alarm (which
+ * blocks every publisher) long before its disk fills. Later versions always
+ * read bodies from the log and ignore this argument.
+ */
+const BODIES_ON_DISK = { 'x-max-in-memory-length': 0 };
+
 /** Quorum queue arguments for at-least-once dead-lettering into `target` (needs reject-publish overflow). */
 function deadLetterInto(target: string): Record<string, unknown> {
   return {
@@ -96,10 +104,10 @@ function deadLetterInto(target: string): Record<string, unknown> {
  */
 export async function assertTopology(channel: Channel, topology: Topology): Promise<void> {
   await channel.assertExchange(topology.exchange, 'direct', { durable: true });
-  await channel.assertQueue(topology.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await channel.assertQueue(topology.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': 'quorum', ...BODIES_ON_DISK } });
   await channel.assertQueue(topology.persistQueue, {
     durable: true,
-    arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': topology.persistDeliveryLimit, ...deadLetterInto(topology.deadLetterQueue) },
+    arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': topology.persistDeliveryLimit, ...BODIES_ON_DISK, ...deadLetterInto(topology.deadLetterQueue) },
   });
   await channel.assertQueue(topology.statsQueue, {
     durable: true,
@@ -107,7 +115,7 @@ export async function assertTopology(channel: Channel, topology: Topology): Prom
   });
   await channel.assertQueue(topology.retryQueue, {
     durable: true,
-    arguments: { 'x-queue-type': 'quorum', 'x-message-ttl': topology.retryDelayMs, ...deadLetterInto(topology.persistQueue) },
+    arguments: { 'x-queue-type': 'quorum', 'x-message-ttl': topology.retryDelayMs, ...BODIES_ON_DISK, ...deadLetterInto(topology.persistQueue) },
   });
   await channel.bindQueue(topology.persistQueue, topology.exchange, PERSIST_ROUTING_KEY);
   await channel.bindQueue(topology.statsQueue, topology.exchange, STATS_ROUTING_KEY);
