@@ -88,8 +88,9 @@ async function waitForDepth(channel: Channel, queue: string, done: (depth: numbe
 async function dedupKeyBytes(prefix: string): Promise<{ keys: number; bytesPerKey: number }> {
   const redis = createRedis(REDIS_URL, silentLogger);
   try {
-    const keys: string[] = [];
-    for await (const batch of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) keys.push(...batch);
+    // Binary keys (prefix + 16-byte digest): scanned and measured as Buffers, never as text.
+    const keys: Buffer[] = [];
+    for await (const batch of redis.scanBufferStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<Buffer[]>) keys.push(...batch);
     const sample = keys.slice(0, 500);
     const sizes = await Promise.all(sample.map((key) => redis.memory('USAGE', key)));
     const total = sizes.reduce<number>((sum, size) => sum + (typeof size === 'number' ? size : 0), 0);
@@ -252,7 +253,7 @@ export async function benchCapacity(): Promise<BenchResult> {
     `| workers, 1 process (real pings persisted) | ${workers1.toFixed(0)} pings/s | — |`,
     `| workers, 2 processes | ${workers2.toFixed(0)} pings/s | ${(workers2 / workers1).toFixed(2)} × 1 process |`,
     '',
-    `Redis memory per deduplicated docId (MEMORY USAGE of ${Math.min(500, dedup.keys)} of the ${dedup.keys} dedup keys the 1-process run left, UUID docIds): ${dedup.bytesPerKey.toFixed(0)} bytes, i.e. ${((dedup.bytesPerKey * 1e6) / 2 ** 20).toFixed(0)} MiB per million pings received within DEDUP_TTL.`,
+    `Redis memory per deduplicated document (MEMORY USAGE of ${Math.min(500, dedup.keys)} of the ${dedup.keys} dedup keys the 1-process run left: prefix + 16-byte digest of docId and decoded body): ${dedup.bytesPerKey.toFixed(0)} bytes, i.e. ${((dedup.bytesPerKey * 1e6) / 2 ** 20).toFixed(0)} MiB per million pings received within DEDUP_TTL.`,
     '',
     `Stored size per ping (${codecs.records} real 2013 pings from fixtures/storage, ${(codecs.rawBytes / 2 ** 20).toFixed(2)} MiB as .log): uncompressed ${perRecord(codecs.rawBytes)} KiB.`,
     '',

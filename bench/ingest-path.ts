@@ -76,6 +76,8 @@ function debug(what: string, value: unknown): void {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How often the workers' metrics are read while waiting for them (the end is known to this much). */
+const METRICS_POLL_MS = 500;
 
 /** A first port such that it and the `count - 1` after it are free on loopback (workers slot n serves METRICS_PORT + n). */
 async function freePortRange(count: number): Promise<number> {
@@ -344,7 +346,8 @@ async function workersAlone(realPing: Buffer): Promise<WorkersPhase> {
           const seconds = (performance.now() - (startedAt ?? now)) / 1000;
           return { rate: outcomes.stored / seconds, seconds, outcomes, preloadSeconds };
         }
-        await sleep(100);
+        // Each poll renders both workers' Prometheus metrics: every 100 ms cost them ~4 % of their CPU (profiled).
+        await sleep(METRICS_POLL_MS);
       }
     } finally {
       await workers?.stop();
@@ -426,7 +429,7 @@ async function endToEnd(realPing: Buffer, files: BodyFiles): Promise<EndToEndPha
           return { rate: outcomes.stored / seconds, seconds, wrk, accepted: wrk.ok, outcomes };
         }
         if (Date.now() > deadline) throw new Error(`the ${wrk.ok} pings answered 200 were not all stored in time (${JSON.stringify(outcomes)})`);
-        await sleep(100);
+        await sleep(METRICS_POLL_MS);
       }
     } finally {
       await stopAll([gateway, workers, stats]);

@@ -55,11 +55,16 @@ describe('gateway restart under load', () => {
     p = undefined;
   });
 
-  it('loses nothing answered 200 and stores each docId once', async () => {
-    p = await startTestPipeline('fault-restart');
+  /**
+   * Firefox-like clients submit through a gateway process; once `count` are
+   * accepted it is stopped with `signal` and a new one started on the same
+   * port; `count` more accepted, then everything accepted must be stored once.
+   */
+  async function restartUnderLoad(label: string, options: { signal: NodeJS.Signals; clients: number; count: number; env?: Record<string, string> }) {
+    p = await startTestPipeline(label);
     const pipeline = p;
     const port = await freePort();
-    const env = { ...topologyEnv(pipeline.env.topology), PORT: String(port) };
+    const env = { ...topologyEnv(pipeline.env.topology), PORT: String(port), ...options.env };
     const baseUrl = `http://127.0.0.1:${port}`;
     const ready = async () => (await fetch(`${baseUrl}/ready`).then((r) => r.status, () => 0)) === 200;
 
@@ -67,61 +72,40 @@ describe('gateway restart under load', () => {
     await waitFor('gateway ready', ready, 30_000);
     const out = { accepted: [] as string[], retries: 0 };
     let running = true;
-    const clients = Array.from({ length: 4 }, (_, i) => firefoxLikeClient(baseUrl, `restart-${i}`, () => running, out));
+    const clients = Array.from({ length: options.clients }, (_, i) => firefoxLikeClient(baseUrl, `${label}-${i}`, () => running, out));
 
-    await waitFor('100 accepted', () => out.accepted.length >= 100, 20_000);
+    await waitFor(`${options.count} accepted`, () => out.accepted.length >= options.count, 20_000);
     const first = gateway;
-    first.kill('SIGTERM');
+    first.kill(options.signal);
     const [exitCode] = (await once(first, 'exit')) as [number | null];
-    expect(exitCode).toBe(0);
     const retriesBefore = out.retries;
     gateway = startGatewayProcess(env);
     await waitFor('restarted gateway ready', ready, 30_000);
     const acceptedAtRestart = out.accepted.length;
-    await waitFor('100 more accepted', () => out.accepted.length >= acceptedAtRestart + 100, 20_000);
+    await waitFor(`${options.count} more accepted`, () => out.accepted.length >= acceptedAtRestart + options.count, 20_000);
     running = false;
     await Promise.all(clients);
 
     await waitFor('everything accepted stored', () => allPresent(out.accepted, pipeline.storageDir, pipeline.errorsDir), 30_000);
     const f = figures(out.accepted, await scanOccurrences(pipeline.storageDir, pipeline.errorsDir));
-    printSummary('gateway restart', f, { retriesDuringRestart: out.retries - retriesBefore });
+    return { exitCode, f, retriesAfterStop: out.retries - retriesBefore };
+  }
+
+  it('loses nothing answered 200 and stores each docId once', async () => {
+    const { exitCode, f, retriesAfterStop } = await restartUnderLoad('restart', { signal: 'SIGTERM', clients: 4, count: 100 });
+    printSummary('gateway restart', f, { retriesDuringRestart: retriesAfterStop });
+    expect(exitCode).toBe(0);
     expect(f.lost).toEqual([]);
     expect(f.duplicates).toEqual([]);
-    expect(out.retries - retriesBefore).toBeGreaterThan(0); // the restart really interrupted clients
+    expect(retriesAfterStop).toBeGreaterThan(0); // the restart really interrupted clients
   });
 
   it('killed with SIGKILL with batches in flight, loses nothing answered 200 and stores each docId once', async () => {
-    p = await startTestPipeline('fault-kill-gw');
-    const pipeline = p;
-    const port = await freePort();
     // A longer linger keeps batches open and in flight at any moment of the kill.
-    const env = { ...topologyEnv(pipeline.env.topology), PORT: String(port), PUBLISH_BATCH_MAX_WAIT: '20ms' };
-    const baseUrl = `http://127.0.0.1:${port}`;
-    const ready = async () => (await fetch(`${baseUrl}/ready`).then((r) => r.status, () => 0)) === 200;
-
-    gateway = startGatewayProcess(env);
-    await waitFor('gateway ready', ready, 30_000);
-    const out = { accepted: [] as string[], retries: 0 };
-    let running = true;
-    const clients = Array.from({ length: 8 }, (_, i) => firefoxLikeClient(baseUrl, `gwkill-${i}`, () => running, out));
-
-    await waitFor('200 accepted', () => out.accepted.length >= 200, 20_000);
-    const first = gateway;
-    first.kill('SIGKILL');
-    await once(first, 'exit');
-    const retriesBefore = out.retries;
-    gateway = startGatewayProcess(env);
-    await waitFor('restarted gateway ready', ready, 30_000);
-    const acceptedAtRestart = out.accepted.length;
-    await waitFor('200 more accepted', () => out.accepted.length >= acceptedAtRestart + 200, 20_000);
-    running = false;
-    await Promise.all(clients);
-
-    await waitFor('everything accepted stored', () => allPresent(out.accepted, pipeline.storageDir, pipeline.errorsDir), 30_000);
-    const f = figures(out.accepted, await scanOccurrences(pipeline.storageDir, pipeline.errorsDir));
-    printSummary('gateway SIGKILL with batches in flight', f, { retriesAfterKill: out.retries - retriesBefore });
+    const { f, retriesAfterStop } = await restartUnderLoad('gwkill', { signal: 'SIGKILL', clients: 8, count: 200, env: { PUBLISH_BATCH_MAX_WAIT: '20ms' } });
+    printSummary('gateway SIGKILL with batches in flight', f, { retriesAfterKill: retriesAfterStop });
     expect(f.lost).toEqual([]);
     expect(f.duplicates).toEqual([]);
-    expect(out.retries - retriesBefore).toBeGreaterThan(0);
+    expect(retriesAfterStop).toBeGreaterThan(0);
   });
 });
