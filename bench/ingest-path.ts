@@ -108,6 +108,19 @@ function counterByLabel(text: string, name: string, label: string): Map<string, 
   return sums;
 }
 
+/** Every sample of a metric summed (any labels, or none). */
+function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+(\\S+)`, 'gm'))) sum += Number(match[1]);
+  return sum;
+}
+
+/** CPU and GC seconds of the worker processes so far (their default Prometheus metrics), summed over the slots. */
+async function workerCpu(metricsPort: number, slots: number): Promise<{ cpuSeconds: number; gcSeconds: number }> {
+  const text = (await Promise.all(Array.from({ length: slots }, (_, slot) => fetchText(`http://127.0.0.1:${metricsPort + slot}/metrics`)))).join('\n');
+  return { cpuSeconds: metricSum(text, 'telemetry_worker_process_cpu_seconds_total'), gcSeconds: metricSum(text, 'telemetry_worker_nodejs_gc_duration_seconds_sum') };
+}
+
 async function fetchText(url: string): Promise<string> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -299,6 +312,9 @@ interface WorkersPhase {
   readonly seconds: number;
   readonly outcomes: WorkerOutcomes;
   readonly preloadSeconds: number;
+  /** CPU and GC of the worker processes (not their compression processes) from readiness to the end, per ping. */
+  readonly cpuMsPerPing: number;
+  readonly gcMsPerPing: number;
 }
 
 async function workersAlone(realPing: Buffer): Promise<WorkersPhase> {
@@ -324,6 +340,7 @@ async function workersAlone(realPing: Buffer): Promise<WorkersPhase> {
       workers = app;
       const readySlots = new Set<number>();
       let startedAt: number | undefined;
+      let cpuAtStart: { cpuSeconds: number; gcSeconds: number } | undefined;
       let outcomes: WorkerOutcomes | undefined;
       const deadline = Date.now() + Math.max(180_000, WORKER_PINGS * 20);
       for (;;) {
@@ -341,10 +358,16 @@ async function workersAlone(realPing: Buffer): Promise<WorkersPhase> {
         outcomes = (await workerOutcomes(metricsPort, WORKERS)) ?? outcomes;
         debug('workers alone', { ready: readySlots.size, outcomes });
         // Start: every slot ready, or the first ping finished if that came first.
-        if (startedAt === undefined && (readySlots.size === WORKERS || (outcomes?.finished ?? 0) > 0)) startedAt = now;
+        if (startedAt === undefined && (readySlots.size === WORKERS || (outcomes?.finished ?? 0) > 0)) {
+          startedAt = now;
+          cpuAtStart = await workerCpu(metricsPort, WORKERS).catch(() => undefined);
+        }
         if (outcomes && outcomes.finished >= WORKER_PINGS) {
           const seconds = (performance.now() - (startedAt ?? now)) / 1000;
-          return { rate: outcomes.stored / seconds, seconds, outcomes, preloadSeconds };
+          const cpuAtEnd = await workerCpu(metricsPort, WORKERS).catch(() => undefined);
+          const finished = outcomes.finished;
+          const perPing = (key: 'cpuSeconds' | 'gcSeconds') => (cpuAtEnd && cpuAtStart ? ((cpuAtEnd[key] - cpuAtStart[key]) * 1000) / finished : Number.NaN);
+          return { rate: outcomes.stored / seconds, seconds, outcomes, preloadSeconds, cpuMsPerPing: perPing('cpuSeconds'), gcMsPerPing: perPing('gcSeconds') };
         }
         // Each poll renders both workers' Prometheus metrics: every 100 ms cost them ~4 % of their CPU (profiled).
         await sleep(METRICS_POLL_MS);
@@ -586,7 +609,10 @@ export async function benchIngestPath(): Promise<BenchResult> {
       rows.push(
         `| 3. workers alone, WORKERS=${WORKERS}, ${WORKER_PINGS} real pings preloaded (${PINGS_PER_MESSAGE} per message) | ${fmt(workers.rate)} pings/s | ${fmt(ratio, 2)} | — | ${o.filed} filed, ${o.duplicate} dup, ${o.deadLettered} dead-lettered | ≥ ${TARGET.workersAlone} × naive, all stored | ${yesNo(met)} |`,
       );
-      notes.push(`Phase 3: ${o.stored} stored in ${fmt(workers.seconds, 1)} s from the workers' readiness (preload took ${fmt(workers.preloadSeconds, 1)} s).`);
+      notes.push(
+        `Phase 3: ${o.stored} stored in ${fmt(workers.seconds, 1)} s from the workers' readiness (preload took ${fmt(workers.preloadSeconds, 1)} s). ` +
+          `CPU of the worker processes: ${fmt(workers.cpuMsPerPing, 2)} ms per ping, of which GC ${fmt(workers.gcMsPerPing, 2)} ms (the naive loop: ${fmt(1000 / naive, 2)} ms per ping on its core); their compression processes come on top.`,
+      );
     }
 
     const e2e = await attempt('e2e', '4. end to end, real ping', () => endToEnd(realPing.body, files));

@@ -12,6 +12,7 @@ import { startWorker } from './worker.js';
 import { WriterIdTakenError } from './writer-lock.js';
 
 process.title = 'telemetry-worker';
+const WORKER_SEMI_SPACE_ARG = '--max-semi-space-size=32';
 const logger = createLogger('worker');
 
 const config = parseConfigOrExit(parseWorkersConfig, logger);
@@ -23,7 +24,9 @@ if (cluster.isPrimary && config.workers > 1) {
     fatalExitCode: CONFIG_ERROR_EXIT_CODE,
     envForSlot: (slot) => ({ WORKER_SLOT: String(slot), WORKERS: '1' }),
     // As the gateway's: a capped heap makes V8 grow it in small steps (seen in the soak).
-    execArgv: heapCapArgs(config.maxHeapBytes),
+    // A larger young generation: conversion allocates ~250 KiB per ping that dies young; measured (bench
+    // ingest-path, CPU per ping): 32 MiB semi-spaces cut the workers' CPU per ping by ~15 % and GC by ~20 %.
+    execArgv: [...heapCapArgs(config.maxHeapBytes), WORKER_SEMI_SPACE_ARG],
   });
   logger.info({ workers: config.workers }, 'worker pool started');
   stopOnSignals(logger, () => pool.stop());
