@@ -9,6 +9,7 @@ import {
   decodeBatch,
   decodeMessage,
   encodeBatch,
+  encodeBothViews,
   urlDimensionsFromPath,
   type Submission,
 } from '../src/amqp/wire-codec.js';
@@ -301,6 +302,16 @@ describe('wire codec v1 batches', () => {
   it('batchPublishOptions marks the message as a persistent v1 batch', () => {
     const options = batchPublishOptions('batch-1', 1_378_795_092_999, { 'x-retry': 2 });
     expect(options).toMatchObject({ persistent: true, messageId: 'batch-1', timestamp: 1_378_795_092, contentType: WIRE_CONTENT_TYPE, type: 'telemetry.batch.v1', headers: { 'x-retry': 2 } });
+  });
+});
+
+describe('encodeBothViews (the gateway: metadata serialised once for both queues)', () => {
+  it('gives exactly the full and the stats messages encodeBatch gives', () => {
+    const submissions = [fullSubmission, bareSubmission, { ...fullSubmission, docId: 'other', body: Buffer.from('{}'), bodyBytes: 2 }];
+    const { full, stats } = encodeBothViews(submissions);
+    expect(full.equals(encodeBatch(submissions, 'full'))).toBe(true);
+    expect(stats.equals(encodeBatch(submissions, 'stats'))).toBe(true);
+    expect(decodeBatch(stats).submissions.map((s) => [s.docId, s.body.length, s.bodyBytes])).toEqual(submissions.map((s) => [s.docId, 0, s.bodyBytes]));
   });
 });
 

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { AmqpConnection } from '@telemetry/shared/amqp/connection';
 import { ConfirmPublisher, PublishBackpressureError } from '@telemetry/shared/amqp/confirm-publisher';
 import { assertTopology, PERSIST_ROUTING_KEY, STATS_ROUTING_KEY, type Topology } from '@telemetry/shared/amqp/topology';
-import { batchPublishOptions, encodeBatch, type Submission } from '@telemetry/shared/amqp/wire-codec';
+import { batchPublishOptions, encodeBothViews, type Submission } from '@telemetry/shared/amqp/wire-codec';
 import { Batcher, type BatchLimits } from '@telemetry/shared/batching/batcher';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from './metrics.js';
@@ -112,11 +112,12 @@ export class AmqpSubmissionSink implements SubmissionSink {
     const stopTimer = metrics?.publishSeconds.startTimer();
     metrics?.batchSubmissions.observe(items.length);
     try {
-      const persisted = this.publisher.publish(this.options.topology.exchange, PERSIST_ROUTING_KEY, encodeBatch(submissions, 'full'), batchPublishOptions(messageId, now));
+      const views = encodeBothViews(submissions);
+      const persisted = this.publisher.publish(this.options.topology.exchange, PERSIST_ROUTING_KEY, views.full, batchPublishOptions(messageId, now));
       // Stats are best effort (their queue drops its oldest anyway): a refused
       // stats message costs counts, never a submission.
       this.publisher
-        .publish(this.options.topology.exchange, STATS_ROUTING_KEY, encodeBatch(submissions, 'stats'), { ...batchPublishOptions(messageId, now), persistent: false })
+        .publish(this.options.topology.exchange, STATS_ROUTING_KEY, views.stats, { ...batchPublishOptions(messageId, now), persistent: false })
         .catch(() => metrics?.statsMessagesDropped.inc());
       await persisted;
       for (const item of items) item.resolve();

@@ -98,20 +98,39 @@ function metaOf(submission: Submission): WireMeta {
 /** Which part of the submissions a message carries. */
 export type WireView = 'full' | 'stats';
 
+const EMPTY = Buffer.alloc(0);
+
 /** Frames submissions into one message body (with their bodies, or metadata only for the stats queue). */
 export function encodeBatch(submissions: readonly Submission[], view: WireView = 'full'): Buffer {
-  const metas = submissions.map((s) => Buffer.from(JSON.stringify(metaOf(s)), 'utf8'));
+  return frame(encodeMetas(submissions), view === 'full' ? submissions.map((s) => s.body) : undefined);
+}
+
+/**
+ * Both views of one batch, its metadata serialised once (the gateway sends
+ * both for every batch: serialising twice was work done twice per request).
+ */
+export function encodeBothViews(submissions: readonly Submission[]): { full: Buffer; stats: Buffer } {
+  const metas = encodeMetas(submissions);
+  return { full: frame(metas, submissions.map((s) => s.body)), stats: frame(metas, undefined) };
+}
+
+function encodeMetas(submissions: readonly Submission[]): Buffer[] {
+  return submissions.map((s) => Buffer.from(JSON.stringify(metaOf(s)), 'utf8'));
+}
+
+/** The v1 framing of serialised metadata and, unless `bodies` is undefined (stats view), the bodies. */
+function frame(metas: readonly Buffer[], bodies: readonly Buffer[] | undefined): Buffer {
   let size = MAGIC.length + 4;
-  for (const [i, meta] of metas.entries()) size += 8 + meta.length + (view === 'full' ? (submissions[i]?.body.length ?? 0) : 0);
+  for (const [i, meta] of metas.entries()) size += 8 + meta.length + (bodies?.[i]?.length ?? 0);
   const out = Buffer.allocUnsafe(size);
   MAGIC.copy(out, 0);
-  out.writeUInt32BE(submissions.length, 4);
+  out.writeUInt32BE(metas.length, 4);
   let at = 8;
   for (const [i, meta] of metas.entries()) {
     out.writeUInt32BE(meta.length, at);
     meta.copy(out, at + 4);
     at += 4 + meta.length;
-    const body = view === 'full' ? (submissions[i]?.body ?? Buffer.alloc(0)) : Buffer.alloc(0);
+    const body = bodies?.[i] ?? EMPTY;
     out.writeUInt32BE(body.length, at);
     body.copy(out, at + 4);
     at += 4 + body.length;
