@@ -14,8 +14,10 @@
  *
  * A child that exits is restarted with exponential backoff; one that exits
  * with 78 (configuration error) stops everything and the supervisor exits 78
- * with its message. SIGTERM/SIGINT/SIGHUP: SIGTERM to every child, wait, exit 0
- * (a second signal, a second or more after the first, kills at once).
+ * with its message. SIGTERM/SIGINT/SIGHUP, or the death of its parent (npm):
+ * SIGTERM to every child, wait, exit 0 (a second signal, a second or more
+ * after the first, kills at once). If this process itself is SIGKILLed, every
+ * app notices that its parent is gone and stops on its own (shared/src/process/shutdown.ts).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -24,6 +26,7 @@ import { z } from 'zod';
 import { ConfigError, parseEnv } from '@telemetry/shared/config/env';
 import { durationMsField } from '@telemetry/shared/config/units';
 import { createLogger } from '@telemetry/shared/logger';
+import { watchParent } from '@telemetry/shared/process/shutdown';
 import { loadEnvFile } from './supervisor/env-file.js';
 import { CONFIG_ERROR_EXIT_CODE, Supervisor, type AppSpec } from './supervisor/supervisor.js';
 
@@ -111,6 +114,11 @@ const onSignal = (signal: NodeJS.Signals): void => {
   }
 };
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, onSignal);
+// npm (our parent) killed: stop the stack rather than run on with no one reading its output.
+watchParent(() => {
+  logger.warn('parent process exited; stopping');
+  void supervisor.stop('parent exited', 0);
+});
 // Our output went away (e.g. `npm start | head`): stop gracefully rather than die on EPIPE.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', () => void supervisor.stop('output closed', 0));

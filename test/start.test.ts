@@ -325,6 +325,63 @@ describe('npm start (the whole stack, end to end)', () => {
     expect(run.output()).not.toContain('exited unexpectedly');
   }, 60_000);
 
+  it('leaves no process behind when the supervisor is SIGKILLed under load, and the next npm start stores every 200', async () => {
+    const port = await freePort();
+    const statsPort = await freePort();
+    // Pools of two, so the pooled processes (grandchildren of the supervisor) are covered too.
+    const runEnv = { ...baseEnv, PORT: String(port), STATS_PORT: String(statsPort), GATEWAY_PROCESSES: '2', WORKERS: '2' };
+    const run = npmStart(runEnv);
+    runs.push(run);
+    const base = `http://127.0.0.1:${port}`;
+    const ready = async (): Promise<boolean> => (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200;
+    await waitFor('the gateway to be ready', ready, 40_000);
+    const supervisorPid = descendants(run.child.pid ?? 0).find((pid) => processTitle(pid) === 'telemetry-start');
+    expect(supervisorPid).toBeDefined();
+
+    // Load: 8 clients sending real-shaped pings until told to stop; every 200 is remembered.
+    const accepted: string[] = [];
+    let sending = true;
+    const client = async (): Promise<void> => {
+      while (sending) {
+        const docId = randomUUID();
+        const ping = { ver: 2, info: { reason: 'idle-daily', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' } };
+        const response = await fetch(`${base}/submit/telemetry/${docId}/idle-daily/Firefox/23.0.1/release/20130814063812`, { method: 'POST', body: JSON.stringify(ping) }).catch(() => undefined);
+        if (response?.status === 200) accepted.push(docId);
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    const clients = Array.from({ length: 8 }, () => client());
+    await waitFor('some accepted pings', () => accepted.length >= 200, 20_000);
+
+    const tree = descendants(supervisorPid ?? 0);
+    for (const pid of tree) seenPids.add(pid);
+    expect(tree.length).toBeGreaterThanOrEqual(6); // gateway primary + 2, workers primary + 2, stats …
+    process.kill(supervisorPid ?? 0, 'SIGKILL');
+    const killedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    sending = false;
+    await Promise.all(clients);
+    // Their output went with the supervisor: what shows they noticed is that they are gone.
+    await waitFor('every process of the stack to exit', () => tree.every(isGone), 10_000 - (Date.now() - killedAt));
+    console.info(`SIGKILL of the supervisor: ${tree.length} processes gone within ${Date.now() - killedAt} ms; ${accepted.length} pings accepted`);
+
+    // The next npm start comes up (ports and writer ids free) and stores everything answered 200.
+    const again = npmStart(runEnv);
+    runs.push(again);
+    await waitFor('the gateway to be ready again', async () => {
+      if (again.child.exitCode !== null) throw new Error(`npm start exited early:\n${again.output().slice(-4_000)}`);
+      return ready();
+    }, 40_000);
+    const storedIds = async (): Promise<Set<string>> => new Set((await readAllLines(baseEnv.STORAGE_DIR ?? '')).map((l) => l.line.slice(0, l.line.indexOf('\t'))));
+    await waitFor(`all ${accepted.length} accepted pings stored`, async () => {
+      const ids = await storedIds();
+      return accepted.every((id) => ids.has(id));
+    }, 30_000);
+    for (const pid of descendants(again.child.pid ?? 0)) seenPids.add(pid);
+    again.child.kill('SIGTERM');
+    expect((await exitWithin(again, 30_000)).code).toBe(0);
+  }, 150_000);
+
   it('stops with a message naming the variable on a bad configuration value, without a restart loop', async () => {
     const run = npmStart({ ...baseEnv, PORT: String(await freePort()), STATS_PORT: String(await freePort()), MAX_BODY_BYTES: 'abc' });
     runs.push(run);

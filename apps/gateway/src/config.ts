@@ -1,16 +1,17 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { parseEnv, type Env } from '@telemetry/shared/config/env';
+import { configFromEnv, type Env } from '@telemetry/shared/config/env';
 import { booleanField, durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
+import { opsEnvShape, opsFromEnv, type OpsConfig } from '@telemetry/shared/config/ops';
 
 const gatewayEnvSchema = z.object({
   ...topologyEnvShape,
   PORT: integerField(8080, { min: 0, max: 65_535 }),
   HOST: z.string().default('0.0.0.0'),
-  /** When set, /metrics is served on this port only (keep it off the public one). */
-  METRICS_PORT: integerField(0, { min: 0, max: 65_535 }),
-  METRICS_HOST: z.string().default('127.0.0.1'),
+  ...opsEnvShape,
+  /** /metrics (the cluster's, summed) is served on this port only, never on PORT; 0: nowhere. */
+  METRICS_PORT: integerField(9464, { min: 0, max: 65_535 }),
   MAX_BODY_BYTES: sizeBytesField('1MiB'),
   MAX_PATH_BYTES: sizeBytesField('10KiB'),
   MAX_HEADER_BYTES: sizeBytesField('1KiB'),
@@ -39,13 +40,11 @@ const gatewayEnvSchema = z.object({
   GATEWAY_MAX_HEAP: sizeBytesField('256MiB'),
 });
 
-export interface GatewayConfig {
+export interface GatewayConfig extends OpsConfig {
   readonly amqpUrl: string;
   readonly topology: Topology;
   readonly port: number;
   readonly host: string;
-  readonly metricsPort: number | undefined;
-  readonly metricsHost: string;
   readonly maxBodyBytes: number;
   readonly maxPathBytes: number;
   readonly maxHeaderBytes: number;
@@ -68,30 +67,31 @@ export interface GatewayConfig {
 
 /** Parses the gateway's environment; a bad value throws ConfigError naming the variable. */
 export function parseGatewayConfig(env: Env): GatewayConfig {
-  const parsed = parseEnv(gatewayEnvSchema, env);
-  return {
-    amqpUrl: parsed.AMQP_URL,
-    topology: topologyFromEnv(parsed),
-    port: parsed.PORT,
-    host: parsed.HOST,
-    metricsPort: parsed.METRICS_PORT === 0 ? undefined : parsed.METRICS_PORT,
-    metricsHost: parsed.METRICS_HOST,
-    maxBodyBytes: parsed.MAX_BODY_BYTES,
-    maxPathBytes: parsed.MAX_PATH_BYTES,
-    maxHeaderBytes: parsed.MAX_HEADER_BYTES,
-    oversizeStatus: parsed.OVERSIZE_STATUS === 202 ? 202 : 413,
-    storeClientIp: parsed.STORE_CLIENT_IP,
-    trustProxy: parsed.TRUST_PROXY,
-    maxInFlightPublishes: parsed.MAX_INFLIGHT_PUBLISHES,
-    maxInFlightBytes: parsed.MAX_INFLIGHT_BYTES,
-    publishBatch: { maxWaitMs: parsed.PUBLISH_BATCH_MAX_WAIT, maxSize: parsed.PUBLISH_BATCH_MAX_SIZE, maxBytes: parsed.PUBLISH_BATCH_MAX_BYTES },
-    confirmTimeoutMs: parsed.CONFIRM_TIMEOUT,
-    retryAfterSeconds: Math.max(1, Math.ceil(parsed.RETRY_AFTER / 1000)),
-    processes: parsed.GATEWAY_PROCESSES,
-    requestTimeoutMs: parsed.REQUEST_TIMEOUT,
-    headersTimeoutMs: parsed.HEADERS_TIMEOUT,
-    shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT,
-    maxHeapBytes: parsed.GATEWAY_MAX_HEAP,
-    rateLimit: parsed.RATE_LIMIT_PER_SECOND > 0 ? { perSecond: parsed.RATE_LIMIT_PER_SECOND, burst: parsed.RATE_LIMIT_BURST } : undefined,
-  };
+  return configFromEnv(gatewayEnvSchema, env, (parsed) => {
+    const rateLimit = { perSecond: parsed.RATE_LIMIT_PER_SECOND, burst: parsed.RATE_LIMIT_BURST };
+    return {
+      amqpUrl: parsed.AMQP_URL,
+      topology: topologyFromEnv(parsed),
+      port: parsed.PORT,
+      host: parsed.HOST,
+      ...opsFromEnv(parsed),
+      maxBodyBytes: parsed.MAX_BODY_BYTES,
+      maxPathBytes: parsed.MAX_PATH_BYTES,
+      maxHeaderBytes: parsed.MAX_HEADER_BYTES,
+      oversizeStatus: parsed.OVERSIZE_STATUS === 202 ? 202 : 413,
+      storeClientIp: parsed.STORE_CLIENT_IP,
+      trustProxy: parsed.TRUST_PROXY,
+      maxInFlightPublishes: parsed.MAX_INFLIGHT_PUBLISHES,
+      maxInFlightBytes: parsed.MAX_INFLIGHT_BYTES,
+      publishBatch: { maxWaitMs: parsed.PUBLISH_BATCH_MAX_WAIT, maxSize: parsed.PUBLISH_BATCH_MAX_SIZE, maxBytes: parsed.PUBLISH_BATCH_MAX_BYTES },
+      confirmTimeoutMs: parsed.CONFIRM_TIMEOUT,
+      retryAfterSeconds: Math.max(1, Math.ceil(parsed.RETRY_AFTER / 1000)),
+      processes: parsed.GATEWAY_PROCESSES,
+      requestTimeoutMs: parsed.REQUEST_TIMEOUT,
+      headersTimeoutMs: parsed.HEADERS_TIMEOUT,
+      shutdownTimeoutMs: parsed.SHUTDOWN_TIMEOUT,
+      maxHeapBytes: parsed.GATEWAY_MAX_HEAP,
+      rateLimit: rateLimit.perSecond > 0 ? rateLimit : undefined,
+    };
+  });
 }

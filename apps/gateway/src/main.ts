@@ -4,85 +4,55 @@
  * with backoff, aggregates metrics, and on SIGTERM/SIGINT stops the
  * processes gracefully and exits 0.
  */
-import cluster, { type Worker } from 'node:cluster';
-import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, parseConfigOrExit, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
-import { AggregatorRegistry } from 'prom-client';
-import { serve } from '@hono/node-server';
+import cluster from 'node:cluster';
+import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, installPoolShutdown, parseConfigOrExit, startClusterPool } from '@telemetry/shared/process/cluster-pool';
+import { installShutdown } from '@telemetry/shared/process/shutdown';
+import { startOpsServerOrExit } from '@telemetry/shared/http/ops-server';
 import { createLogger } from '@telemetry/shared/logger';
+import { createAppRegistry } from '@telemetry/shared/metrics/registry';
+import { answerPool, PoolMetrics, processMetrics } from '@telemetry/shared/metrics/sources';
 import { parseGatewayConfig } from './config.js';
 import { createGatewayMetrics } from './metrics.js';
-import { metricsApp, startGateway } from './server.js';
+import { startGateway } from './server.js';
 
 process.title = 'telemetry-gateway';
 const logger = createLogger('gateway');
 
 const config = parseConfigOrExit(parseGatewayConfig, logger);
 
-const METRICS_REQUEST = 'telemetry:gateway-metrics-request';
-const METRICS_REPLY = 'telemetry:gateway-metrics-reply';
-
 if (config.processes === 1) {
   await runSingle();
 } else if (cluster.isPrimary) {
-  runPrimary();
+  await runPrimary();
 } else {
   await runClusterWorker();
 }
 
 async function runSingle(): Promise<void> {
-  const gateway = await startGateway({ config, logger });
-  stopOnSignals(logger, () => gateway.stop());
+  const metrics = createGatewayMetrics({ version: config.version });
+  await startOpsServerOrExit({ port: config.metricsPort, host: config.metricsHost, logger, source: processMetrics(metrics.registry) });
+  const gateway = await startGateway({ config, logger, metrics });
+  installShutdown(logger, () => gateway.stop(), { timeoutMs: config.shutdownTimeoutMs });
 }
 
-function runPrimary(): void {
-  const aggregator = new AggregatorRegistry();
-  const answerMetrics = async (worker: Worker, message: unknown): Promise<void> => {
-    if (!isMetricsRequest(message)) return;
-    const text = await aggregator.clusterMetrics().catch((error: unknown) => `# metrics unavailable: ${String(error)}\n`);
-    worker.send({ type: METRICS_REPLY, id: message.id, text });
-  };
+async function runPrimary(): Promise<void> {
+  // /metrics of the whole cluster (and of this primary) on METRICS_PORT.
+  const source = new PoolMetrics(createAppRegistry('gateway', { version: config.version }));
+  await startOpsServerOrExit({ port: config.metricsPort, host: config.metricsHost, logger, source });
   const pool = startClusterPool({
     count: config.processes,
     logger,
     fatalExitCode: CONFIG_ERROR_EXIT_CODE,
     // Without a cap V8 lets an idle-GC-starved heap grow for minutes (seen in the soak).
     execArgv: heapCapArgs(config.maxHeapBytes),
-    onWorker: (worker) => worker.on('message', (message: unknown) => void answerMetrics(worker, message)),
   });
-  if (config.metricsPort !== undefined) {
-    serve({ fetch: metricsApp(() => aggregator.clusterMetrics(), aggregator.contentType).fetch, port: config.metricsPort, hostname: config.metricsHost });
-  }
   logger.info({ processes: config.processes, port: config.port }, 'gateway primary started');
-  stopOnSignals(logger, async () => {
-    await pool.stop();
-    logger.info('all gateway processes stopped');
-  });
+  installPoolShutdown(pool, logger, config.shutdownTimeoutMs);
 }
 
 async function runClusterWorker(): Promise<void> {
-  const metrics = createGatewayMetrics();
-  AggregatorRegistry.setRegistries([metrics.registry]);
-  // Constructing one is what makes this process answer the primary's metrics requests (prom-client).
-  new AggregatorRegistry();
-  const pending = new Map<number, (text: string) => void>();
-  let nextId = 0;
-  process.on('message', (message: unknown) => {
-    if (typeof message === 'object' && message !== null && (message as { type?: unknown }).type === METRICS_REPLY) {
-      const { id, text } = message as { id: number; text: string };
-      pending.get(id)?.(text);
-      pending.delete(id);
-    }
-  });
-  const metricsText = () =>
-    new Promise<string>((resolve) => {
-      const id = nextId++;
-      pending.set(id, resolve);
-      process.send?.({ type: METRICS_REQUEST, id });
-    });
-  const gateway = await startGateway({ config, logger, metrics, metricsText, serveMetricsPort: false });
-  stopOnSignals(logger, () => gateway.stop());
-}
-
-function isMetricsRequest(message: unknown): message is { type: string; id: number } {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === METRICS_REQUEST;
+  const metrics = createGatewayMetrics({ version: config.version });
+  answerPool(metrics.registry);
+  const gateway = await startGateway({ config, logger, metrics });
+  installShutdown(logger, () => gateway.stop(), { timeoutMs: config.shutdownTimeoutMs });
 }

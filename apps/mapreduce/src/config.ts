@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
-import { parseEnv, type Env } from '@telemetry/shared/config/env';
+import { configFromEnv, type Env } from '@telemetry/shared/config/env';
 import { durationMsField, integerField } from '@telemetry/shared/config/units';
 import type { DistributedOptions } from './distributed/options.js';
 
@@ -67,32 +67,33 @@ export interface MapreduceConfig {
 
 /** Parses the environment; a bad value throws ConfigError naming the variable. */
 export function parseMapreduceConfig(env: Env): MapreduceConfig {
-  const e = parseEnv(mapreduceEnvSchema, env);
-  const cron = e.MAPREDUCE_HISTOGRAM_CRON?.trim();
-  return {
-    distributed: {
-      redisUrl: e.REDIS_URL,
-      queue: e.MAPREDUCE_QUEUE,
-      prefix: e.BULLMQ_PREFIX,
-      attempts: e.MAPREDUCE_ATTEMPTS,
-      backoffMs: e.MAPREDUCE_BACKOFF,
-    },
-    concurrency: e.MAPREDUCE_CONCURRENCY,
-    lockDurationMs: e.MAPREDUCE_LOCK_DURATION,
-    stalledIntervalMs: e.MAPREDUCE_STALLED_INTERVAL,
-    maxStalledCount: e.MAPREDUCE_MAX_STALLED,
-    combineThreshold: e.MAPREDUCE_COMBINE_THRESHOLD,
-    histogram: {
-      cron: cron === undefined || CRON_OFF.includes(cron.toLowerCase()) ? undefined : cron,
-      filter: e.MAPREDUCE_HISTOGRAM_FILTER,
-      mappers: e.MAPREDUCE_HISTOGRAM_MAPPERS,
-      workDir: e.MAPREDUCE_WORK_DIR,
-      dataDir: e.STORAGE_DIR,
-      outDir: e.STATS_DATA_DIR,
-      schemaFile: e.SCHEMA_FILE,
-      hgServer: e.HG_SERVER,
-      revisionCacheDir: e.REVISION_CACHE_DIR,
-    },
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
-  };
+  return configFromEnv(mapreduceEnvSchema, env, (e) => {
+    const cron = e.MAPREDUCE_HISTOGRAM_CRON?.trim();
+    return {
+      distributed: {
+        redisUrl: e.REDIS_URL,
+        queue: e.MAPREDUCE_QUEUE,
+        prefix: e.BULLMQ_PREFIX,
+        attempts: e.MAPREDUCE_ATTEMPTS,
+        backoffMs: e.MAPREDUCE_BACKOFF,
+      },
+      concurrency: e.MAPREDUCE_CONCURRENCY,
+      lockDurationMs: e.MAPREDUCE_LOCK_DURATION,
+      stalledIntervalMs: e.MAPREDUCE_STALLED_INTERVAL,
+      maxStalledCount: e.MAPREDUCE_MAX_STALLED,
+      combineThreshold: e.MAPREDUCE_COMBINE_THRESHOLD,
+      histogram: {
+        cron: cron === undefined || CRON_OFF.includes(cron.toLowerCase()) ? undefined : cron,
+        filter: e.MAPREDUCE_HISTOGRAM_FILTER,
+        mappers: e.MAPREDUCE_HISTOGRAM_MAPPERS,
+        workDir: e.MAPREDUCE_WORK_DIR,
+        dataDir: e.STORAGE_DIR,
+        outDir: e.STATS_DATA_DIR,
+        schemaFile: e.SCHEMA_FILE,
+        hgServer: e.HG_SERVER,
+        revisionCacheDir: e.REVISION_CACHE_DIR,
+      },
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    };
+  });
 }

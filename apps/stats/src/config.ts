@@ -1,13 +1,17 @@
 import { z } from 'zod';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
 import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
-import { parseEnv, type Env } from '@telemetry/shared/config/env';
+import { opsEnvShape, opsFromEnv, type OpsConfig } from '@telemetry/shared/config/ops';
+import { configFromEnv, type Env } from '@telemetry/shared/config/env';
 import { durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
 
 const statsEnvSchema = z.object({
   ...topologyEnvShape,
   STATS_PORT: integerField(8081, { min: 0, max: 65_535 }),
   STATS_HOST: z.string().default('0.0.0.0'),
+  ...opsEnvShape,
+  /** /metrics is served on this port only, never on STATS_PORT; 0: nowhere. */
+  METRICS_PORT: integerField(9466, { min: 0, max: 65_535 }),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   SCHEMA_FILE: z.string().default(DEFAULT_SCHEMA_FILE),
   STATS_PREFIX: z.string().min(1).default('telemetry:stats'),
@@ -34,7 +38,7 @@ const statsEnvSchema = z.object({
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
 });
 
-export interface StatsConfig {
+export interface StatsConfig extends OpsConfig {
   readonly amqpUrl: string;
   readonly topology: Topology;
   readonly port: number;
@@ -55,27 +59,29 @@ export interface StatsConfig {
 
 /** Parses the stats app's environment; a bad value throws ConfigError naming the variable. */
 export function parseStatsConfig(env: Env): StatsConfig {
-  const e = parseEnv(statsEnvSchema, env);
-  return {
-    amqpUrl: e.AMQP_URL,
-    topology: topologyFromEnv(e),
-    port: e.STATS_PORT,
-    host: e.STATS_HOST,
-    redisUrl: e.REDIS_URL,
-    schemaFile: e.SCHEMA_FILE,
-    prefix: e.STATS_PREFIX,
-    retentionMs: e.STATS_RETENTION,
-    maxValuesPerMinute: e.STATS_MAX_VALUES,
-    // A prefetch below the batch size would leave every batch to close on its linger.
-    prefetch: Math.max(e.STATS_PREFETCH, e.STATS_BATCH_SIZE),
-    batch: { maxSize: e.STATS_BATCH_SIZE, maxBytes: e.STATS_BATCH_MAX_BYTES, maxWaitMs: e.STATS_BATCH_MAX_WAIT },
-    dataDir: e.STATS_DATA_DIR,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
-    maxHeapBytes: e.STATS_MAX_HEAP,
-    adminToken: e.ADMIN_TOKEN,
-    queueBoard: {
-      queueNames: e.MAPREDUCE_QUEUES.split(',').map((name) => name.trim()).filter((name) => name !== ''),
-      prefix: e.BULLMQ_PREFIX,
-    },
-  };
+  return configFromEnv(statsEnvSchema, env, (e) => {
+    return {
+      amqpUrl: e.AMQP_URL,
+      topology: topologyFromEnv(e),
+      port: e.STATS_PORT,
+      host: e.STATS_HOST,
+      ...opsFromEnv(e),
+      redisUrl: e.REDIS_URL,
+      schemaFile: e.SCHEMA_FILE,
+      prefix: e.STATS_PREFIX,
+      retentionMs: e.STATS_RETENTION,
+      maxValuesPerMinute: e.STATS_MAX_VALUES,
+      // A prefetch below the batch size would leave every batch to close on its linger.
+      prefetch: Math.max(e.STATS_PREFETCH, e.STATS_BATCH_SIZE),
+      batch: { maxSize: e.STATS_BATCH_SIZE, maxBytes: e.STATS_BATCH_MAX_BYTES, maxWaitMs: e.STATS_BATCH_MAX_WAIT },
+      dataDir: e.STATS_DATA_DIR,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+      maxHeapBytes: e.STATS_MAX_HEAP,
+      adminToken: e.ADMIN_TOKEN,
+      queueBoard: {
+        queueNames: e.MAPREDUCE_QUEUES.split(',').map((name) => name.trim()).filter((name) => name !== ''),
+        prefix: e.BULLMQ_PREFIX,
+      },
+    };
+  });
 }

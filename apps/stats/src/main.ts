@@ -6,7 +6,8 @@
  */
 import cluster from 'node:cluster';
 import { createLogger } from '@telemetry/shared/logger';
-import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, parseConfigOrExit, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, installPoolShutdown, parseConfigOrExit, startClusterPool } from '@telemetry/shared/process/cluster-pool';
+import { installShutdown } from '@telemetry/shared/process/shutdown';
 import { parseStatsConfig } from './config.js';
 import { startStats } from './server.js';
 
@@ -19,8 +20,8 @@ if (cluster.isPrimary) {
   // Without a cap V8 lets a heap starved of idle GC time grow for minutes under
   // CPU contention (seen in the soak); the flag can only be set at process start.
   const pool = startClusterPool({ count: 1, logger, fatalExitCode: CONFIG_ERROR_EXIT_CODE, execArgv: heapCapArgs(config.maxHeapBytes) });
-  stopOnSignals(logger, () => pool.stop());
+  installPoolShutdown(pool, logger, config.shutdownTimeoutMs);
 } else {
   const stats = await startStats(config, logger);
-  stopOnSignals(logger, () => stats.stop());
+  installShutdown(logger, () => stats.stop(), { timeoutMs: config.shutdownTimeoutMs });
 }

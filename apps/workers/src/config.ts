@@ -2,7 +2,8 @@ import os from 'node:os';
 import { z } from 'zod';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
 import { conversionEnvShape } from '@telemetry/shared/config/domain';
-import { parseEnv, type Env } from '@telemetry/shared/config/env';
+import { opsEnvShape, opsFromEnv, type OpsConfig } from '@telemetry/shared/config/ops';
+import { configFromEnv, type Env } from '@telemetry/shared/config/env';
 import { durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
 
 const workersEnvSchema = z.object({
@@ -39,8 +40,11 @@ const workersEnvSchema = z.object({
   STATS_PREFIX: z.string().min(1).default('telemetry:stats'),
   STATS_RETENTION: durationMsField('48h'),
   STATS_MAX_VALUES: integerField(1_000),
-  METRICS_PORT: integerField(0, { min: 0, max: 65_535 }),
-  METRICS_HOST: z.string().default('127.0.0.1'),
+  ...opsEnvShape,
+  /** /metrics (the pool's, summed), /status, /ready and the Dockerflow endpoints; 0: no HTTP port. */
+  METRICS_PORT: integerField(9465, { min: 0, max: 65_535 }),
+  /** /__heartbeat__ fails when STORAGE_DIR's or ERRORS_DIR's file system has less free space. */
+  HEARTBEAT_MIN_FREE_SPACE: sizeBytesField('1GiB'),
   SHUTDOWN_TIMEOUT: durationMsField('30s'),
   /** V8 old-space cap of each pooled worker process (WORKERS > 1): memory stays bounded under any load. */
   WORKER_MAX_HEAP: sizeBytesField('256MiB'),
@@ -48,7 +52,7 @@ const workersEnvSchema = z.object({
 
 export type WorkersEnv = z.output<typeof workersEnvSchema>;
 
-export interface WorkersConfig {
+export interface WorkersConfig extends OpsConfig {
   readonly amqpUrl: string;
   readonly topology: Topology;
   readonly redisUrl: string;
@@ -75,47 +79,47 @@ export interface WorkersConfig {
   readonly hostId: string;
   readonly slot: number;
   readonly stats: { readonly prefix: string; readonly retentionMs: number; readonly maxValuesPerMinute: number };
-  readonly metricsPort: number | undefined;
-  readonly metricsHost: string;
+  readonly minFreeSpaceBytes: number;
   readonly shutdownTimeoutMs: number;
   readonly maxHeapBytes: number;
 }
 
 /** Parses the workers' environment; a bad value throws ConfigError naming the variable. */
 export function parseWorkersConfig(env: Env): WorkersConfig {
-  const e = parseEnv(workersEnvSchema, env);
-  return {
-    amqpUrl: e.AMQP_URL,
-    topology: topologyFromEnv(e),
-    redisUrl: e.REDIS_URL,
-    storageDir: e.STORAGE_DIR,
-    errorsDir: e.ERRORS_DIR,
-    schemaFile: e.SCHEMA_FILE,
-    hgServer: e.HG_SERVER,
-    revisionCacheDir: e.REVISION_CACHE_DIR,
-    maxUncompressedBytes: e.MAX_UNCOMPRESSED,
-    workers: e.WORKERS,
-    maxFileBytes: e.MAX_FILE_BYTES,
-    maxFileAgeMs: e.MAX_FILE_AGE,
-    compression: e.COMPRESSION,
-    compressionNice: e.COMPRESSION_NICE,
-    dedupTtlMs: e.DEDUP_TTL,
-    dedupPrefix: e.DEDUP_PREFIX,
-    claimLeaseMs: e.CLAIM_LEASE,
-    prefetch: e.PREFETCH,
-    batch: { maxSize: e.BATCH_SIZE, maxBytes: e.BATCH_MAX_BYTES, maxWaitMs: e.BATCH_MAX_WAIT },
-    poisonLimit: e.POISON_LIMIT,
-    confirmTimeoutMs: e.CONFIRM_TIMEOUT,
-    holdRecheckMs: e.HOLD_RECHECK,
-    retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
-    hostId: e.WORKER_HOST_ID ?? os.hostname().replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32),
-    slot: e.WORKER_SLOT,
-    stats: { prefix: e.STATS_PREFIX, retentionMs: e.STATS_RETENTION, maxValuesPerMinute: e.STATS_MAX_VALUES },
-    metricsPort: e.METRICS_PORT === 0 ? undefined : e.METRICS_PORT,
-    metricsHost: e.METRICS_HOST,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
-    maxHeapBytes: e.WORKER_MAX_HEAP,
-  };
+  return configFromEnv(workersEnvSchema, env, (e) => {
+    return {
+      amqpUrl: e.AMQP_URL,
+      topology: topologyFromEnv(e),
+      redisUrl: e.REDIS_URL,
+      storageDir: e.STORAGE_DIR,
+      errorsDir: e.ERRORS_DIR,
+      schemaFile: e.SCHEMA_FILE,
+      hgServer: e.HG_SERVER,
+      revisionCacheDir: e.REVISION_CACHE_DIR,
+      maxUncompressedBytes: e.MAX_UNCOMPRESSED,
+      workers: e.WORKERS,
+      maxFileBytes: e.MAX_FILE_BYTES,
+      maxFileAgeMs: e.MAX_FILE_AGE,
+      compression: e.COMPRESSION,
+      compressionNice: e.COMPRESSION_NICE,
+      dedupTtlMs: e.DEDUP_TTL,
+      dedupPrefix: e.DEDUP_PREFIX,
+      claimLeaseMs: e.CLAIM_LEASE,
+      prefetch: e.PREFETCH,
+      batch: { maxSize: e.BATCH_SIZE, maxBytes: e.BATCH_MAX_BYTES, maxWaitMs: e.BATCH_MAX_WAIT },
+      poisonLimit: e.POISON_LIMIT,
+      confirmTimeoutMs: e.CONFIRM_TIMEOUT,
+      holdRecheckMs: e.HOLD_RECHECK,
+      retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
+      hostId: e.WORKER_HOST_ID ?? os.hostname().replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32),
+      slot: e.WORKER_SLOT,
+      stats: { prefix: e.STATS_PREFIX, retentionMs: e.STATS_RETENTION, maxValuesPerMinute: e.STATS_MAX_VALUES },
+      ...opsFromEnv(e),
+      minFreeSpaceBytes: e.HEARTBEAT_MIN_FREE_SPACE,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+      maxHeapBytes: e.WORKER_MAX_HEAP,
+    };
+  });
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 import cluster from 'node:cluster';
 import { createLogger } from '@telemetry/shared/logger';
-import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, parseConfigOrExit, startClusterPool, stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, installPoolShutdown, parseConfigOrExit, startClusterPool } from '@telemetry/shared/process/cluster-pool';
+import { installShutdown } from '@telemetry/shared/process/shutdown';
 import { parseWorkersConfig } from './config.js';
 import { startWorker } from './worker.js';
 import { WriterIdTakenError } from './writer-lock.js';
@@ -29,11 +30,11 @@ if (cluster.isPrimary && config.workers > 1) {
     execArgv: [...heapCapArgs(config.maxHeapBytes), WORKER_SEMI_SPACE_ARG],
   });
   logger.info({ workers: config.workers }, 'worker pool started');
-  stopOnSignals(logger, () => pool.stop());
+  installPoolShutdown(pool, logger, config.shutdownTimeoutMs);
 } else {
   try {
     const worker = await startWorker(config, logger);
-    stopOnSignals(logger, () => worker.stop());
+    installShutdown(logger, () => worker.stop(), { timeoutMs: config.shutdownTimeoutMs });
   } catch (error) {
     if (error instanceof WriterIdTakenError) {
       logger.fatal(error.message);

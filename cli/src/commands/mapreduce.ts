@@ -11,12 +11,12 @@ import { startMapreduceWorker } from '@telemetry/mapreduce/distributed/worker';
 import { InputFilterError, JobModuleError } from '@telemetry/mapreduce/errors';
 import { runHistogramAggregates } from '@telemetry/mapreduce/histograms/run';
 import { parseParams } from '@telemetry/mapreduce/job-api';
-import { RunAbortedError } from '@telemetry/mapreduce/local/processes';
+import { RunAbortedError } from '@telemetry/mapreduce/runner';
 import { createRunReporter, summaryLines } from '@telemetry/mapreduce/progress';
 import { runMapReduce, type MapReduceResult } from '@telemetry/mapreduce/run';
 import { ConfigError } from '@telemetry/shared/config/env';
 import { createLogger } from '@telemetry/shared/logger';
-import { stopOnSignals } from '@telemetry/shared/process/cluster-pool';
+import { installShutdown } from '@telemetry/shared/process/shutdown';
 import { integerOption } from '../options.js';
 import { UsageError } from '../usage-error.js';
 import { writeOrWait } from './io.js';
@@ -136,7 +136,7 @@ export function registerMapreduceWorker(program: Command): void {
       const logger = createLogger('mapreduce-worker');
       const worker = await startMapreduceWorker(config, logger);
       // The process lives on in its BullMQ workers until SIGTERM/SIGINT.
-      stopOnSignals(logger, () => worker.stop());
+      installShutdown(logger, () => worker.stop(), { timeoutMs: config.shutdownTimeoutMs });
     });
 }
 

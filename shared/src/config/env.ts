@@ -28,3 +28,33 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Env): z.output<S> 
     })),
   );
 }
+
+/**
+ * Parses `env` with `schema` and builds the app's config from it with
+ * `build`; a schema field that `build` never reads is a programming error
+ * (a variable an operator sets would silently do nothing), so it throws at
+ * start-up and in every test that parses the config, as gcp-ingestion's
+ * Env.requireAllVarsUsed does.
+ */
+export function configFromEnv<S extends z.ZodObject, T>(schema: S, env: Env, build: (parsed: z.output<S>) => T): T {
+  const parsed = parseEnv(schema, env);
+  const read = new Set<string | symbol>();
+  const tracked = new Proxy(parsed, {
+    get(target, key, receiver) {
+      read.add(key);
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  const config = build(tracked);
+  const unread = Object.keys(schema.shape).filter((key) => !read.has(key));
+  if (unread.length > 0) throw new UnreadConfigError(unread);
+  return config;
+}
+
+/** A parsed configuration field that the app never reads. */
+export class UnreadConfigError extends Error {
+  override readonly name = 'UnreadConfigError';
+  constructor(readonly variables: readonly string[]) {
+    super(`configuration parsed but never read: ${variables.join(', ')}`);
+  }
+}

@@ -1,12 +1,15 @@
 /**
  * A pool of identical processes under node:cluster: `count` slots, a crashed
  * process restarted with exponential backoff (reset after a minute of
- * uptime), and a graceful stop that sends SIGTERM to every process and
- * waits for all of them to exit.
+ * uptime), and a graceful stop that sends SIGTERM to every process, waits
+ * for all of them to exit and SIGKILLs those that outlast its bound. The
+ * primary keeps running while every slot is down and waiting for a restart
+ * (the restart timers hold the event loop): it exits only through stop().
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/env.js';
+import { installShutdown } from './shutdown.js';
 
 export interface ClusterPoolOptions {
   readonly count: number;
@@ -21,12 +24,14 @@ export interface ClusterPoolOptions {
 }
 
 export interface ClusterPool {
-  stop(): Promise<void>;
+  /** SIGTERM to every process; those still running after `killAfterMs` get SIGKILL. */
+  stop(killAfterMs?: number): Promise<void>;
 }
 
 export function startClusterPool(options: ClusterPoolOptions): ClusterPool {
   if (options.execArgv) cluster.setupPrimary({ execArgv: [...process.execArgv, ...options.execArgv] });
   const restarts = new Map<number, number>();
+  const restartTimers = new Set<NodeJS.Timeout>();
   let stopping = false;
 
   const fork = (slot: number): void => {
@@ -46,16 +51,30 @@ export function startClusterPool(options: ClusterPoolOptions): ClusterPool {
       restarts.set(slot, count);
       const delayMs = Math.min(30_000, 250 * 2 ** Math.min(count, 7));
       options.logger.error({ slot, code, signal, delayMs }, 'process exited; restarting');
-      setTimeout(() => {
+      // Not unref'd: with every slot down, this timer is what keeps the primary (and so the pool) alive.
+      const timer = setTimeout(() => {
+        restartTimers.delete(timer);
         if (!stopping) fork(slot);
-      }, delayMs).unref();
+      }, delayMs);
+      restartTimers.add(timer);
     });
   };
 
   const pool: ClusterPool = {
-    async stop() {
+    async stop(killAfterMs = Number.POSITIVE_INFINITY) {
       stopping = true;
+      for (const timer of restartTimers) clearTimeout(timer);
+      restartTimers.clear();
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+      const killer = Number.isFinite(killAfterMs)
+        ? setTimeout(() => {
+            for (const worker of workers) {
+              if (worker.isDead()) continue;
+              options.logger.error({ pid: worker.process.pid, killAfterMs }, 'pooled process did not stop in time; SIGKILL');
+              worker.process.kill('SIGKILL');
+            }
+          }, killAfterMs)
+        : undefined;
       await Promise.all(
         workers.map(
           (worker) =>
@@ -65,29 +84,11 @@ export function startClusterPool(options: ClusterPoolOptions): ClusterPool {
             }),
         ),
       );
+      clearTimeout(killer);
     },
   };
   for (let slot = 0; slot < options.count; slot += 1) fork(slot);
   return pool;
-}
-
-/** Runs `stop` once on the first SIGTERM or SIGINT, then exits 0 (1 if stopping failed). */
-export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
 }
 
 /** Node flags capping V8's old space at `maxHeapBytes` (never below 64 MiB). */
@@ -113,3 +114,21 @@ export function parseConfigOrExit<T>(parse: (env: NodeJS.ProcessEnv) => T, logge
     throw error;
   }
 }
+
+/**
+ * The primary's part of a bounded stop: its processes get SHUTDOWN_TIMEOUT
+ * (`shutdownTimeoutMs`) each and a little more before SIGKILL, so the primary
+ * never exits before them (they would be cut off mid-stop).
+ */
+export function installPoolShutdown(pool: ClusterPool, logger: Logger, shutdownTimeoutMs: number, beforeStop?: () => Promise<void>): void {
+  installShutdown(
+    logger,
+    async () => {
+      await beforeStop?.();
+      await pool.stop(shutdownTimeoutMs + POOL_KILL_GRACE_MS);
+    },
+    { timeoutMs: shutdownTimeoutMs + 2 * POOL_KILL_GRACE_MS },
+  );
+}
+
+const POOL_KILL_GRACE_MS = 2_000;
