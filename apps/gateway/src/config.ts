@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { configFromEnv, type Env } from '@telemetry/shared/config/env';
+import { ConfigError, configFromEnv, type Env } from '@telemetry/shared/config/env';
 import { booleanField, durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
 import { opsEnvShape, opsFromEnv, type OpsConfig } from '@telemetry/shared/config/ops';
@@ -18,7 +18,10 @@ const gatewayEnvSchema = z.object({
   /** 413 (edge specification) or 202 (the 2013 server: accept and discard so broken clients stop resending). */
   OVERSIZE_STATUS: z.enum(['413', '202']).default('413').transform(Number),
   STORE_CLIENT_IP: booleanField(false),
-  TRUST_PROXY: booleanField(false),
+  /** Proxies of ours in front of the gateway, each appending to X-Forwarded-For; 0: the socket's peer is the client. */
+  TRUSTED_PROXY_HOPS: integerField(0, { min: 0, max: 16 }),
+  /** Heap the rate limiter's buckets may take, per process (about 220 B a client). */
+  RATE_LIMIT_MAX_MEMORY: sizeBytesField('32MiB'),
   /** Batch messages waiting for a confirm, per process. */
   MAX_INFLIGHT_PUBLISHES: integerField(1_000),
   /** Body bytes accepted but not yet confirmed (open batch + in flight), per process; past it: 503. */
@@ -50,7 +53,7 @@ export interface GatewayConfig extends OpsConfig {
   readonly maxHeaderBytes: number;
   readonly oversizeStatus: 413 | 202;
   readonly storeClientIp: boolean;
-  readonly trustProxy: boolean;
+  readonly trustedProxyHops: number;
   readonly maxInFlightPublishes: number;
   readonly maxInFlightBytes: number;
   readonly publishBatch: { readonly maxWaitMs: number; readonly maxSize: number; readonly maxBytes: number };
@@ -61,14 +64,18 @@ export interface GatewayConfig extends OpsConfig {
   readonly headersTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   /** Undefined when off. */
-  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number; readonly maxMemoryBytes: number } | undefined;
   readonly maxHeapBytes: number;
 }
 
 /** Parses the gateway's environment; a bad value throws ConfigError naming the variable. */
 export function parseGatewayConfig(env: Env): GatewayConfig {
+  if (env.TRUST_PROXY !== undefined && env.TRUST_PROXY !== '') {
+    // It took the client-written first hop; a silent change of meaning would put every client behind one address.
+    throw new ConfigError([{ variable: 'TRUST_PROXY', message: 'was removed: set TRUSTED_PROXY_HOPS to the number of your proxies in front of the gateway (1 behind one load balancer)' }]);
+  }
   return configFromEnv(gatewayEnvSchema, env, (parsed) => {
-    const rateLimit = { perSecond: parsed.RATE_LIMIT_PER_SECOND, burst: parsed.RATE_LIMIT_BURST };
+    const rateLimit = { perSecond: parsed.RATE_LIMIT_PER_SECOND, burst: parsed.RATE_LIMIT_BURST, maxMemoryBytes: parsed.RATE_LIMIT_MAX_MEMORY };
     return {
       amqpUrl: parsed.AMQP_URL,
       topology: topologyFromEnv(parsed),
@@ -80,7 +87,7 @@ export function parseGatewayConfig(env: Env): GatewayConfig {
       maxHeaderBytes: parsed.MAX_HEADER_BYTES,
       oversizeStatus: parsed.OVERSIZE_STATUS === 202 ? 202 : 413,
       storeClientIp: parsed.STORE_CLIENT_IP,
-      trustProxy: parsed.TRUST_PROXY,
+      trustedProxyHops: parsed.TRUSTED_PROXY_HOPS,
       maxInFlightPublishes: parsed.MAX_INFLIGHT_PUBLISHES,
       maxInFlightBytes: parsed.MAX_INFLIGHT_BYTES,
       publishBatch: { maxWaitMs: parsed.PUBLISH_BATCH_MAX_WAIT, maxSize: parsed.PUBLISH_BATCH_MAX_SIZE, maxBytes: parsed.PUBLISH_BATCH_MAX_BYTES },

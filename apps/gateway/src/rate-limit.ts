@@ -1,8 +1,9 @@
 /**
  * Optional per-client-IP rate limit (RATE_LIMIT_PER_SECOND, off by default):
  * a token bucket per address, refilled continuously, `burst` deep. Buckets
- * live in a bounded LRU so a flood of addresses cannot grow memory. Limits
- * are per gateway process (each core counts on its own).
+ * live in an LRU bounded by bytes (RATE_LIMIT_MAX_MEMORY), not by count, so a
+ * flood of addresses, however long their keys, cannot grow memory past it.
+ * Limits are per gateway process (each core counts on its own).
  */
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '@telemetry/shared/clock';
@@ -25,9 +26,14 @@ export class RateLimiter {
     private readonly perSecond: number,
     private readonly burst: number,
     private readonly clock: Clock,
-    maxClients = 100_000,
+    maxBytes: number,
   ) {
-    this.buckets = new LRUCache({ max: maxClients });
+    this.buckets = new LRUCache({ maxSize: maxBytes, sizeCalculation: bucketBytes });
+  }
+
+  /** Bytes the buckets are counted as (for tests and metrics). */
+  get calculatedBytes(): number {
+    return this.buckets.calculatedSize;
   }
 
   take(client: string): RateLimitDecision {
@@ -43,3 +49,14 @@ export class RateLimiter {
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond)) };
   }
 }
+
+/**
+ * What one bucket costs on the heap, measured (shared/test … rate-limit
+ * memory test): the key string (2 bytes a character, a header), the bucket
+ * object and the LRU's map entry and index slots, rounded up.
+ */
+export function bucketBytes(_bucket: Bucket, key: string): number {
+  return BUCKET_OVERHEAD_BYTES + 2 * key.length;
+}
+
+const BUCKET_OVERHEAD_BYTES = 200;

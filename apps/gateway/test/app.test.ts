@@ -139,24 +139,33 @@ describe('gateway submission API', () => {
     }
   });
 
-  it('stores the client IP only when asked, trusting X-Forwarded-For only behind a proxy', async () => {
+  it('stores the client IP only when asked, taking from X-Forwarded-For only the hops of trusted proxies', async () => {
     const direct = setup({ STORE_CLIENT_IP: 'true' });
     await direct.send(`/submit/telemetry/${DOC_ID}`, '{}', { headers: { 'x-forwarded-for': '1.1.1.1' } });
     expect(direct.sink.published[0]?.clientIp).toBe('10.1.2.3');
-    const proxied = setup({ STORE_CLIENT_IP: 'true', TRUST_PROXY: 'true' });
-    await proxied.send(`/submit/telemetry/${DOC_ID}`, '{}', { headers: { 'x-forwarded-for': '1.1.1.1, 10.0.0.1' } });
-    expect(proxied.sink.published[0]?.clientIp).toBe('1.1.1.1');
+    // One proxy of ours: it appended the address it saw; what the client wrote before it is ignored.
+    const oneHop = setup({ STORE_CLIENT_IP: 'true', TRUSTED_PROXY_HOPS: '1' });
+    await oneHop.send(`/submit/telemetry/${DOC_ID}`, '{}', { headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.9' } });
+    expect(oneHop.sink.published[0]?.clientIp).toBe('203.0.113.9');
+    const twoHops = setup({ STORE_CLIENT_IP: 'true', TRUSTED_PROXY_HOPS: '2' });
+    await twoHops.send(`/submit/telemetry/${DOC_ID}`, '{}', { headers: { 'x-forwarded-for': '6.6.6.6, 203.0.113.9, 10.0.0.1' } });
+    expect(twoHops.sink.published[0]?.clientIp).toBe('203.0.113.9');
+    // A hop that is not an IP address: the socket's peer, never the text.
+    await oneHop.send(`/submit/telemetry/${DOC_ID}`, '{}', { headers: { 'x-forwarded-for': '1.1.1.1, <script>' } });
+    expect(oneHop.sink.published[1]?.clientIp).toBe('10.1.2.3');
   });
 
-  it('serves /status, /ready and /metrics', async () => {
+  it('refuses the removed TRUST_PROXY with a message naming its replacement', () => {
+    expect(() => parseGatewayConfig({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY: was removed: set TRUSTED_PROXY_HOPS/);
+  });
+
+  it('serves /status and /ready, and no /metrics on the public port (METRICS_PORT has them)', async () => {
     const { app, sink, send } = setup();
     expect(await (await app.request('/status')).text()).toBe('OK');
     expect((await app.request('/ready')).status).toBe(200);
     sink.ready = false;
     expect((await app.request('/ready')).status).toBe(503);
-    await send(`/submit/telemetry/${DOC_ID}`, '{}');
-    const metrics = await (await app.request('/metrics')).text();
-    expect(metrics).toContain('telemetry_gateway_submissions_total{status="200"} 1');
+    expect((await app.request('/metrics')).status).toBe(404);
   });
 });
 
@@ -185,6 +194,25 @@ describe('per-IP rate limiting (optional)', () => {
     expect((await send()).status).toBe(200);
     expect((await send()).status).toBe(429);
     expect(sink.published).toHaveLength(5);
+  });
+
+  it('cannot be passed by rotating X-Forwarded-For behind a trusted proxy', async () => {
+    const sink = new RecordingSink();
+    const app = createGatewayApp({
+      config: parseGatewayConfig({ RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '2', TRUSTED_PROXY_HOPS: '1' }),
+      sink,
+      metrics: createGatewayMetrics({ defaultMetrics: false }),
+      logger: silentLogger,
+      clock: new ManualClock(1_000_000),
+      remoteAddress: () => '10.0.0.1', // the proxy
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      // The client writes a new first hop each time; the proxy appends the client's real address.
+      const headers = { 'content-length': '2', 'x-forwarded-for': `192.0.2.${i}, 198.51.100.7` };
+      statuses.push((await app.request(`/submit/telemetry/${DOC_ID}`, { method: 'POST', headers, body: '{}' })).status);
+    }
+    expect(statuses).toEqual([200, 200, 429, 429, 429]);
   });
 
   it('is off by default', async () => {

@@ -70,7 +70,7 @@ export function createSubmitHandler(deps: SubmitDependencies) {
       receivedAtMs: deps.nowMs(),
       contentEncoding: request.header('content-encoding'),
       clientHeaders,
-      clientIp: config.storeClientIp ? clientAddress(c, config.trustProxy, deps.remoteAddress) : undefined,
+      clientIp: config.storeClientIp ? clientAddress(c, config.trustedProxyHops, deps.remoteAddress) : undefined,
       query: targetQuery(request.target),
       body,
       bodyBytes: body.length,
