@@ -19,7 +19,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import amqp, { type ConfirmChannel } from 'amqplib';
@@ -79,23 +78,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** How often the workers' metrics are read while waiting for them (the end is known to this much). */
 const METRICS_POLL_MS = 500;
 
-/** A first port such that it and the `count - 1` after it are free on loopback (workers slot n serves METRICS_PORT + n). */
-async function freePortRange(count: number): Promise<number> {
-  const isFree = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const base = await freePort();
-    let free = true;
-    for (let i = 1; i < count && free; i += 1) free = await isFree(base + i);
-    if (free) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
-}
-
 /** Sums of a Prometheus counter by one label's value. */
 function counterByLabel(text: string, name: string, label: string): Map<string, number> {
   const sums = new Map<string, number>();
@@ -115,10 +97,10 @@ function metricSum(text: string, name: string): number {
   return sum;
 }
 
-/** CPU and GC seconds of the worker processes so far (their default Prometheus metrics), summed over the slots. */
-async function workerCpu(metricsPort: number, slots: number): Promise<{ cpuSeconds: number; gcSeconds: number }> {
-  const text = (await Promise.all(Array.from({ length: slots }, (_, slot) => fetchText(`http://127.0.0.1:${metricsPort + slot}/metrics`)))).join('\n');
-  return { cpuSeconds: metricSum(text, 'telemetry_worker_process_cpu_seconds_total'), gcSeconds: metricSum(text, 'telemetry_worker_nodejs_gc_duration_seconds_sum') };
+/** CPU and GC seconds of the workers so far (their default Prometheus metrics, summed by the pool primary over its processes and itself). */
+async function workerCpu(metricsPort: number): Promise<{ cpuSeconds: number; gcSeconds: number }> {
+  const text = await fetchText(`http://127.0.0.1:${metricsPort}/metrics`);
+  return { cpuSeconds: metricSum(text, 'process_cpu_seconds_total'), gcSeconds: metricSum(text, 'nodejs_gc_duration_seconds_sum') };
 }
 
 async function fetchText(url: string): Promise<string> {
@@ -137,11 +119,11 @@ interface WorkerOutcomes {
   finished: number;
 }
 
-/** Outcomes summed over the workers' slots (telemetry_worker_messages_total on METRICS_PORT + slot); undefined when a slot does not answer. */
-async function workerOutcomes(metricsPort: number, slots: number): Promise<WorkerOutcomes | undefined> {
+/** Outcomes of all the workers (telemetry_worker_messages_total on METRICS_PORT, summed by the pool primary); undefined when it does not answer. */
+async function workerOutcomes(metricsPort: number): Promise<WorkerOutcomes | undefined> {
   try {
-    const texts = await Promise.all(Array.from({ length: slots }, (_, slot) => fetchText(`http://127.0.0.1:${metricsPort + slot}/metrics`)));
-    const sums = counterByLabel(texts.join('\n'), 'telemetry_worker_messages_total', 'outcome');
+    const text = await fetchText(`http://127.0.0.1:${metricsPort}/metrics`);
+    const sums = counterByLabel(text, 'telemetry_worker_messages_total', 'outcome');
     const get = (outcome: string) => sums.get(outcome) ?? 0;
     const outcomes = { stored: get('stored'), filed: get('filed'), duplicate: get('duplicate'), retried: get('retried'), deadLettered: get('dead_lettered') };
     return { ...outcomes, finished: outcomes.stored + outcomes.filed + outcomes.duplicate + outcomes.deadLettered };
@@ -160,7 +142,8 @@ function assertRunning(apps: Record<string, AppProcess>): void {
 
 async function waitForWorkers(metricsPort: number, workers: AppProcess): Promise<void> {
   await Promise.race([
-    Promise.all(Array.from({ length: WORKERS }, (_, slot) => waitForHttp(`http://127.0.0.1:${metricsPort + slot}/ready`, 60_000))),
+    // The pool's /ready: every one of its WORKERS processes consumes.
+    waitForHttp(`http://127.0.0.1:${metricsPort}/ready`, 60_000),
     new Promise((_, reject) => workers.child.once('exit', (code) => reject(new Error(`the workers app exited (${code}) before it was ready`)))),
   ]);
 }
@@ -279,7 +262,7 @@ interface StackPhase extends HttpPhase {
 }
 
 async function wholeStack(files: BodyFiles): Promise<StackPhase> {
-  const metricsPort = await freePortRange(WORKERS);
+  const metricsPort = await freePort();
   return withStack('ingest-path-stack', { HG_SERVER: DEAD_HG_SERVER }, async (stack) => {
     await seedRevisionCache(stack.env.REVISION_CACHE_DIR ?? '', REVISION);
     const gatewayUrl = `http://127.0.0.1:${stack.port}`;
@@ -296,7 +279,7 @@ async function wholeStack(files: BodyFiles): Promise<StackPhase> {
       try {
         const channel = await connection.createChannel();
         const persistDepth = (await channel.checkQueue(stack.topology.persistQueue)).messageCount;
-        const stored = (await workerOutcomes(metricsPort, WORKERS))?.stored;
+        const stored = (await workerOutcomes(metricsPort))?.stored;
         return { wrk, processes: stack.env.GATEWAY_PROCESSES ?? String(os.availableParallelism()), persistDepth, accepted, stored };
       } finally {
         await connection.close();
@@ -318,7 +301,7 @@ interface WorkersPhase {
 }
 
 async function workersAlone(realPing: Buffer): Promise<WorkersPhase> {
-  const metricsPort = await freePortRange(WORKERS);
+  const metricsPort = await freePort();
   return withStack('ingest-path-workers', { HG_SERVER: DEAD_HG_SERVER }, async (stack) => {
     await seedRevisionCache(stack.env.REVISION_CACHE_DIR ?? '', REVISION);
     const connection = await amqp.connect(AMQP_URL);
@@ -338,7 +321,7 @@ async function workersAlone(realPing: Buffer): Promise<WorkersPhase> {
 
       const app = startApp('workers', { ...stack.env, WORKERS: String(WORKERS), METRICS_PORT: String(metricsPort) });
       workers = app;
-      const readySlots = new Set<number>();
+      let ready = false;
       let startedAt: number | undefined;
       let cpuAtStart: { cpuSeconds: number; gcSeconds: number } | undefined;
       let outcomes: WorkerOutcomes | undefined;
@@ -347,24 +330,17 @@ async function workersAlone(realPing: Buffer): Promise<WorkersPhase> {
         assertRunning({ workers: app });
         if (Date.now() > deadline) throw new Error(`the workers did not finish ${WORKER_PINGS} pings in time (${JSON.stringify(outcomes)})`);
         const now = performance.now();
-        if (readySlots.size < WORKERS) {
-          await Promise.all(
-            Array.from({ length: WORKERS }, async (_, slot) => {
-              const ok = await fetch(`http://127.0.0.1:${metricsPort + slot}/ready`).then((r) => r.ok, () => false);
-              if (ok) readySlots.add(slot);
-            }),
-          );
-        }
-        outcomes = (await workerOutcomes(metricsPort, WORKERS)) ?? outcomes;
-        debug('workers alone', { ready: readySlots.size, outcomes });
-        // Start: every slot ready, or the first ping finished if that came first.
-        if (startedAt === undefined && (readySlots.size === WORKERS || (outcomes?.finished ?? 0) > 0)) {
+        ready ||= await fetch(`http://127.0.0.1:${metricsPort}/ready`).then((r) => r.ok, () => false);
+        outcomes = (await workerOutcomes(metricsPort)) ?? outcomes;
+        debug('workers alone', { ready, outcomes });
+        // Start: every process ready, or the first ping finished if that came first.
+        if (startedAt === undefined && (ready || (outcomes?.finished ?? 0) > 0)) {
           startedAt = now;
-          cpuAtStart = await workerCpu(metricsPort, WORKERS).catch(() => undefined);
+          cpuAtStart = await workerCpu(metricsPort).catch(() => undefined);
         }
         if (outcomes && outcomes.finished >= WORKER_PINGS) {
           const seconds = (performance.now() - (startedAt ?? now)) / 1000;
-          const cpuAtEnd = await workerCpu(metricsPort, WORKERS).catch(() => undefined);
+          const cpuAtEnd = await workerCpu(metricsPort).catch(() => undefined);
           const finished = outcomes.finished;
           const perPing = (key: 'cpuSeconds' | 'gcSeconds') => (cpuAtEnd && cpuAtStart ? ((cpuAtEnd[key] - cpuAtStart[key]) * 1000) / finished : Number.NaN);
           return { rate: outcomes.stored / seconds, seconds, outcomes, preloadSeconds, cpuMsPerPing: perPing('cpuSeconds'), gcMsPerPing: perPing('gcSeconds') };
@@ -389,7 +365,7 @@ interface EndToEndPhase {
 }
 
 async function endToEnd(realPing: Buffer, files: BodyFiles): Promise<EndToEndPhase> {
-  const metricsPort = await freePortRange(WORKERS);
+  const metricsPort = await freePort();
   return withStack('ingest-path-e2e', { HG_SERVER: DEAD_HG_SERVER }, async (stack) => {
     await seedRevisionCache(stack.env.REVISION_CACHE_DIR ?? '', REVISION);
     const gatewayUrl = `http://127.0.0.1:${stack.port}`;
@@ -441,7 +417,7 @@ async function endToEnd(realPing: Buffer, files: BodyFiles): Promise<EndToEndPha
       for (;;) {
         assertRunning(apps);
         const now = performance.now();
-        outcomes = (await workerOutcomes(metricsPort, WORKERS)) ?? outcomes;
+        outcomes = (await workerOutcomes(metricsPort)) ?? outcomes;
         debug('end to end', { answered: wrk.ok, outcomes });
         if (outcomes && outcomes.finished !== lastFinished) {
           lastFinished = outcomes.finished;

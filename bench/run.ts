@@ -19,6 +19,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   mapreduce: async () => (await import('./mapreduce.js')).benchMapreduce(),
   capacity: async () => (await import('./capacity.js')).benchCapacity(),
   soak: async () => (await import('./soak.js')).benchSoak(),
+  zstd: async () => (await import('./zstd.js')).benchZstd(),
 };
 
 /**

@@ -76,6 +76,8 @@ export async function benchStack(label: string, extraEnv: Record<string, string>
     STORAGE_DIR: path.join(dir, 'storage'),
     ERRORS_DIR: path.join(dir, 'errors'),
     REVISION_CACHE_DIR: path.join(dir, 'revisions'),
+    // No metrics ports unless a benchmark asks for one (every app has a default port: they would collide).
+    METRICS_PORT: '0',
     ...extraEnv,
   };
   return {

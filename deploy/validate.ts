@@ -8,7 +8,7 @@
  * app's entry file that exists, probes on /ready at the port the app listens
  * on, Services and autoscalers that point at what exists); and every
  * environment variable they set must be one the app's configuration schema
- * knows (apps/<app>/src/config.ts, with the shared topology and conversion
+ * knows (apps/<app>/src/config.ts, with the shared topology, conversion and ops
  * variables), so a typo cannot silently fall back to a default.
  * test/deploy.test.ts runs the same checks. Prints the problems; exit 1 if any.
  */
@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { topologyEnvShape } from '@telemetry/shared/amqp/topology';
 import { conversionEnvShape } from '@telemetry/shared/config/domain';
+import { opsEnvShape } from '@telemetry/shared/config/ops';
 import { APPS, type AppName } from './checks/common.js';
 import { validateCompose } from './checks/compose.js';
 import { validateDockerfile } from './checks/dockerfile.js';
@@ -52,6 +53,7 @@ export function knownVariables(app: AppName, root = REPO_ROOT): Set<string> | un
   for (const match of text.matchAll(/^\s+([A-Z][A-Z0-9_]*)\s*:/gm)) if (match[1]) names.add(match[1]);
   if (text.includes('...topologyEnvShape')) for (const name of Object.keys(topologyEnvShape)) names.add(name);
   if (text.includes('...conversionEnvShape')) for (const name of Object.keys(conversionEnvShape)) names.add(name);
+  if (text.includes('...opsEnvShape')) for (const name of Object.keys(opsEnvShape)) names.add(name);
   return names;
 }
 

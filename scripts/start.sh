@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm start`: the whole stack on this machine, on a fresh clone too.
-#   1. Node.js check, then `npm ci` when node_modules is missing or older than
-#      package-lock.json.
+#   1. Node.js 24 LTS (scripts/ensure-node.sh: the project's own when the
+#      system's is older), then `npm ci` when node_modules is missing or older
+#      than package-lock.json.
 #   2. The optional .env (or ENV_FILE): variables the real environment does
 #      not set are exported, so the service checks below see them too.
 #   3. scripts/ensure-services.sh: RabbitMQ and Redis reachable (started or
@@ -14,12 +15,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '[start] %s\n' "$*" >&2; }
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  log "Node.js 20.19 or newer (with npm) is needed: https://nodejs.org or your package manager."
-  exit 1
-fi
-if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
-  log "Node.js $(node --version) is too old: 20.19 or newer is needed."
+# Node.js 24 LTS: the system's when it is 24.11 or newer, else the project's own
+# (installed once from the npm registry into .tools/, then first on PATH).
+source scripts/ensure-node.sh
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 24 || (a === 24 && b >= 11) ? 0 : 1)'; then
+  log "Node.js $(node --version) is too old: 24.11 (the first Node 24 LTS) or newer is needed."
   exit 1
 fi
 

@@ -5,9 +5,9 @@
  * present) against the real RabbitMQ and Redis, a ping stored, a clean exit
  * on SIGTERM, and a bad configuration value stopping everything at once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -279,7 +279,9 @@ describe('npm start (the whole stack, end to end)', () => {
   it('runs gateway, workers (and stats), stores a ping, and exits 0 on SIGTERM leaving no process', async () => {
     const port = await freePort();
     const statsPort = await freePort();
-    const run = npmStart({ ...baseEnv, PORT: String(port), STATS_PORT: String(statsPort) });
+    // PATH as before any set-up: npm start brings its own Node 24 (scripts/ensure-node.sh) when the system's is older.
+    const systemPath = (process.env.PATH ?? '').split(path.delimiter).filter((entry) => !entry.includes(`${path.sep}.tools${path.sep}node-v`));
+    const run = npmStart({ ...baseEnv, PATH: systemPath.join(path.delimiter), PORT: String(port), STATS_PORT: String(statsPort) });
     runs.push(run);
     const base = `http://127.0.0.1:${port}`;
     await waitFor(
@@ -311,6 +313,11 @@ describe('npm start (the whole stack, end to end)', () => {
     for (const pid of tree) seenPids.add(pid);
     const titles = tree.map(processTitle);
     expect(titles).toContain('telemetry-start');
+    // The stack runs on Node.js 24 LTS (24.11 or newer), whatever Node ran npm.
+    const supervisor = tree.find((pid) => processTitle(pid) === 'telemetry-start') ?? 0;
+    const version = execFileSync(readlinkSync(`/proc/${supervisor}/exe`), ['--version'], { encoding: 'utf8' }).trim();
+    const [major = 0, minor = 0] = version.slice(1).split('.').map(Number);
+    expect(major > 24 || (major === 24 && minor >= 11), `the supervisor runs on Node ${version}`).toBe(true);
     expect(titles).toContain('telemetry-gatew'); // /proc comm keeps 15 characters
     expect(titles).toContain('telemetry-worke');
     if (statsPresent) expect(titles).toContain('telemetry-stats');

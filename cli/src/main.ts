@@ -2,15 +2,16 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '@telemetry/shared/config/env';
 import { registerConvert } from './commands/convert.js';
 import { registerDeadLetters } from './commands/dead-letters.js';
+import { registerDeletionRequests } from './commands/deletion-requests.js';
 import { registerMapreduce, registerMapreduceWorker } from './commands/mapreduce.js';
 import { registerReplay } from './commands/replay.js';
 import { registerRevisions } from './commands/revisions.js';
 import { UsageError } from './usage-error.js';
 
 /** Usage errors exit with 2 (SPEC 10). */
-export const USAGE_EXIT_CODE = 2;
+const USAGE_EXIT_CODE = 2;
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('telemetry')
     .description('Telemetry pipeline tools')
     .exitOverride()
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerReplay(program);
   registerDeadLetters(program);
+  registerDeletionRequests(program);
   registerRevisions(program);
   registerMapreduce(program);
   registerMapreduceWorker(program);

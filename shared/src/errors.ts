@@ -10,7 +10,7 @@
  */
 
 /** The error types of the error store (SPEC 5), in the order listed there. */
-export const PING_ERROR_TYPES = [
+const PING_ERROR_TYPES = [
   'invalid_path',
   'empty_data',
   'corrupted_data',

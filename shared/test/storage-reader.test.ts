@@ -165,6 +165,20 @@ describe('openDecompressedStream', () => {
   });
 });
 
+describe('.zst files of several frames', () => {
+  it('are read whole, as the zstd CLI reads them (cat a.zst b.zst, pzstd)', async () => {
+    // node:zlib's zstd decoder (Node 24.21) stops after the first frame without an error: the reader must not.
+    const file = path.join(dir, 'f.log.zst');
+    const half = Math.floor(LINES.length / 2);
+    const first = Buffer.from(LINES.slice(0, half).join('\n') + '\n');
+    const second = Buffer.from(LINES.slice(half).join('\n') + '\n');
+    await writeFile(file, Buffer.concat([zstdWithChecksum(first), zstdCompress(second)]));
+    const counters: ReadCounters = { tornLines: 0 };
+    expect(await collect(file, counters)).toEqual(LINES);
+    expect(counters.tornLines).toBe(0);
+  });
+});
+
 describe('parseRecordLine', () => {
   it('splits at the first tab and refuses lines that are not records', () => {
     expect(parseRecordLine('id-1\t{"a":"b\\tc"}')).toEqual({ docId: 'id-1', json: '{"a":"b\\tc"}' });

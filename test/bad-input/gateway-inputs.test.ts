@@ -36,8 +36,11 @@ const pathSegment = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.constantFrom('..', '.', '', '%2e%2e', '%2F', 'a/b', '\u0000', 'é', ' '),
 );
+// Generic-form paths (/submit/<namespace>/<docType>/<docVersion>/<docId>): near misses of each rule.
+const genericPart = fc.oneof(pathSegment, fc.stringMatching(/^[a-z0-9_-]{1,20}$/), fc.stringMatching(/^\d{1,3}$/), fc.uuid());
 const path = fc.oneof(
   fc.array(pathSegment, { maxLength: 8 }).map((parts) => `/submit/telemetry/${parts.map(encodeURIComponent).join('/')}`),
+  fc.array(genericPart, { minLength: 1, maxLength: 6 }).map((parts) => `/submit/${parts.map(encodeURIComponent).join('/')}`),
   fc.array(pathSegment, { maxLength: 8 }).map((parts) => `/${parts.map(encodeURIComponent).join('/')}`),
   fc.webPath(),
 );
@@ -60,6 +63,8 @@ describe('gateway under hostile requests', () => {
         if (response.status === 200) {
           const submitted = published[published.length - 1];
           expect(submitted?.docId).toMatch(/^[A-Za-z0-9-]{1,100}$/);
+          // A generic-form submission passed every rule of the form.
+          if (submitted?.generic) expect(`${submitted.generic.namespace}/${submitted.generic.docType}/${submitted.generic.docVersion}`).toMatch(/^[a-z0-9_-]+\/[a-z0-9_-]+\/\d+$/);
           expect(Buffer.from(b).equals(submitted?.body ?? Buffer.alloc(0))).toBe(true);
         }
       }),

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
 import { REPO_ROOT } from '../support/fixtures.js';
+import { baselinePing, GLEAN_AGENT } from '../support/glean.js';
 import { startTestPipeline, type TestPipeline } from '../support/pipeline.js';
 import { waitFor } from '../support/services.js';
 
@@ -59,6 +62,15 @@ describe('dashboard in headless Chromium', () => {
     expect([...channelLabels].sort()).toEqual([...CHANNELS].sort());
     expect(Number(await page.textContent('#received-total'))).toBe(40);
 
+    // Glean pings (the generic form) show beside telemetry, by namespace and docType.
+    for (const docType of ['baseline', 'baseline', 'metrics']) {
+      const body = gzipSync(JSON.stringify(baselinePing()));
+      const response = await fetch(`${p.baseUrl}/submit/firefox-desktop/${docType}/1/${randomUUID()}`, { method: 'POST', body, headers: { 'content-encoding': 'gzip', 'x-telemetry-agent': GLEAN_AGENT } });
+      expect(response.status).toBe(200);
+    }
+    await page.waitForFunction(`['telemetry', 'firefox-desktop'].every((n) => window.telemetryCharts.namespaces.data.labels.includes(n))`, undefined, { timeout: 20_000 });
+    await page.waitForFunction(`window.telemetryCharts.docTypes.data.labels.includes('baseline')`, undefined, { timeout: 20_000 });
+
     // A few seconds of live points and two filed errors make a screenshot that shows every chart.
     expect((await p.submit(`dash-bad-${Date.now()}/saved-session/Firefox/24.0/beta/1`, '{"ver":')).status).toBe(200);
     expect((await p.submit(`dash-bad2-${Date.now()}/saved-session/Firefox/24.0/beta/1`, '{"ver": 9, "info": {}}')).status).toBe(200);
@@ -72,7 +84,7 @@ describe('dashboard in headless Chromium', () => {
     expect((await page.screenshot({ path: screenshot, fullPage: true })).length).toBeGreaterThan(10_000);
 
     await send(p, 15, 40);
-    await waitFor('the live total to update', async () => Number(await page.textContent('#received-total')) === 57, 20_000);
+    await waitFor('the live total to update', async () => Number(await page.textContent('#received-total')) === 60, 20_000);
     await waitFor('the versions chart to update', async () => (await page.evaluate(CHART_TOTAL('versions'))) === 57, 20_000);
   });
 });

@@ -21,7 +21,7 @@ import { freePort } from '../support/ports.js';
 function startGatewayProcess(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'apps/gateway/src/main.ts')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', GATEWAY_PROCESSES: '1', HOST: '127.0.0.1', ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', GATEWAY_PROCESSES: '1', HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from './fixtures.js';
 
-export const TELEMETRY_BIN = path.join(REPO_ROOT, 'cli', 'bin', 'telemetry.js');
+const TELEMETRY_BIN = path.join(REPO_ROOT, 'cli', 'bin', 'telemetry.js');
 
 export interface CliResult {
   code: number | null;

@@ -13,7 +13,7 @@ import type { RunningWorker } from '../../apps/workers/src/worker.js';
 import { startTestPipeline, type TestPipeline } from './pipeline.js';
 import { startTcpProxy, targetOf, type TcpProxy } from './tcp-proxy.js';
 
-export const REVISION = 'http://hg.mozilla.org/releases/mozilla-release/rev/a55c55edf302';
+const REVISION = 'http://hg.mozilla.org/releases/mozilla-release/rev/a55c55edf302';
 const VERSIONS = ['23.0.1', '24.0', '25.0'];
 
 /** A small valid classic ping (one histogram of a real revision); `n` spreads them over a few partitions. */
@@ -35,7 +35,7 @@ export function classicPing(n: number): string {
 }
 
 /** A body that can never be converted: filed as `bad_json`. */
-export const BAD_JSON = '{"ver": 1,';
+const BAD_JSON = '{"ver": 1,';
 
 export interface SubmissionResult {
   readonly docId: string;

@@ -9,7 +9,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
  * Mozilla files; see its README), so a clone on its own passes its tests.
  * TELEMETRY_FIXTURES_DIR points the tests at other data.
  */
-export const FIXTURES_DIR = process.env.TELEMETRY_FIXTURES_DIR ?? path.join(REPO_ROOT, 'test', 'fixtures');
+const FIXTURES_DIR = process.env.TELEMETRY_FIXTURES_DIR ?? path.join(REPO_ROOT, 'test', 'fixtures');
 
 export function fixturePath(...parts: string[]): string {
   return path.join(FIXTURES_DIR, ...parts);

@@ -3,7 +3,7 @@
  * port and workers, against the real RabbitMQ and Redis, with this test's
  * own topology, Redis prefix, storage and a local Mercurial server.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseGatewayConfig } from '../../apps/gateway/src/config.js';
 import { startGateway, type RunningGateway } from '../../apps/gateway/src/server.js';
@@ -134,8 +134,4 @@ export async function readAllLines(dir: string): Promise<{ file: string; line: s
     for await (const line of readRecordLines(path.join(dir, file))) out.push({ file, line });
   }
   return out;
-}
-
-export async function readText(file: string): Promise<string> {
-  return readFile(file, 'utf8');
 }

@@ -37,12 +37,13 @@ const started = new Set<ChildProcess>();
 /**
  * `workers` > 1 starts the real pool (a primary restarting its processes,
  * each with WORKER_MAX_HEAP); the pid is then the primary's, and the
- * processes' log lines come through it.
+ * processes' log lines come through it. No metrics port unless `env` sets
+ * METRICS_PORT (tests run in parallel: the default port would be shared).
  */
 export function spawnWorkerProcess(env: Record<string, string>, workers = 1): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/workers/src/main.ts'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env, WORKERS: String(workers) },
+    env: { ...process.env, LOG_LEVEL: 'info', METRICS_PORT: '0', ...env, WORKERS: String(workers) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error('the worker process did not start');

@@ -49,6 +49,8 @@ export class AmqpSubmissionSink implements SubmissionSink {
 
   constructor(private readonly options: AmqpSinkOptions) {
     this.publisher = new ConfirmPublisher({ maxInFlight: options.maxInFlight, confirmTimeoutMs: options.confirmTimeoutMs });
+    options.metrics?.maxInFlightPublishes.set(options.maxInFlight);
+    options.metrics?.maxInFlightBytes.set(options.maxInFlightBytes);
     this.batcher = new Batcher(options.batch, (items, bytes) => this.track(this.publishBatch(items, bytes)));
     this.connection = new AmqpConnection({
       url: options.url,

@@ -6,12 +6,15 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { systemClock, type Clock } from '@telemetry/shared/clock';
+import { dockerflowApp } from '@telemetry/shared/http/dockerflow';
+import { rabbitmqCheck } from '@telemetry/shared/http/health-checks';
+import { requestDuration } from '@telemetry/shared/http/request-duration';
 import { clientAddress } from './client-ip.js';
 import { HttpError } from './http-error.js';
 import { RateLimiter } from './rate-limit.js';
 import type { GatewayMetrics } from './metrics.js';
 import { incomingRequest, targetPath } from './incoming.js';
-import { createSubmitHandler, SUBMIT_PREFIX } from './routes/submit.js';
+import { createSubmitHandler, SUBMIT_ROOT } from './routes/submit.js';
 import type { SubmissionSink } from './submission-sink.js';
 
 export interface GatewayDependencies {
@@ -23,8 +26,6 @@ export interface GatewayDependencies {
   /** Time source of the rate limiter. */
   readonly clock?: Clock;
   readonly remoteAddress?: (c: Context) => string | undefined;
-  /** Prometheus text for /metrics (cluster-wide when clustered); defaults to this process's registry. */
-  readonly metricsText?: () => Promise<string>;
 }
 
 export function createGatewayApp(deps: GatewayDependencies): Hono {
@@ -40,6 +41,7 @@ export function createGatewayApp(deps: GatewayDependencies): Hono {
     return c.text('Internal server error', 500);
   });
   app.notFound((c) => c.text('Not found', 404));
+  app.use(requestDuration(metrics.httpSeconds));
 
   // Count every submission answer by status (after onError has mapped it).
   app.use('/submit/*', async (c, next) => {
@@ -53,7 +55,7 @@ export function createGatewayApp(deps: GatewayDependencies): Hono {
     const request = incomingRequest(c);
     const path = targetPath(request.target);
     if (Buffer.byteLength(path) > config.maxPathBytes) {
-      if (config.oversizeStatus === 202 && path.startsWith(SUBMIT_PREFIX)) return c.text('Discarded: too large', 202);
+      if (config.oversizeStatus === 202 && path.startsWith(SUBMIT_ROOT)) return c.text('Discarded: too large', 202);
       throw new HttpError(414, `Path over ${config.maxPathBytes} bytes`);
     }
     for (const value of request.headerValues()) {
@@ -68,19 +70,17 @@ export function createGatewayApp(deps: GatewayDependencies): Hono {
 
   app.get('/status', (c) => c.text('OK'));
   app.get('/ready', (c) => (deps.sink.isReady() ? c.text('Ready') : c.text('Not connected to RabbitMQ', 503)));
-  if (config.metricsPort === undefined) {
-    const metricsText = deps.metricsText ?? (() => metrics.registry.metrics());
-    app.get('/metrics', async (c) => c.text(await metricsText(), 200, { 'Content-Type': metrics.registry.contentType }));
-  }
-  for (const path of ['/status', '/ready', '/metrics']) {
+  // Dockerflow; /metrics is on METRICS_PORT only (main.ts), never here.
+  app.route('/', dockerflowApp({ checks: { rabbitmq: rabbitmqCheck(config.amqpUrl, config.heartbeatTimeoutMs) }, version: config.version, timeoutMs: config.heartbeatTimeoutMs }));
+  for (const path of ['/status', '/ready']) {
     app.all(path, (c) => c.text('Method not allowed', 405, { Allow: 'GET, HEAD' }));
   }
 
   if (config.rateLimit) {
-    const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst, deps.clock ?? systemClock);
+    const limiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst, deps.clock ?? systemClock, config.rateLimit.maxMemoryBytes);
     const remoteAddress = deps.remoteAddress ?? (() => undefined);
     app.use('/submit/*', async (c: Context, next) => {
-      const decision = limiter.take(clientAddress(c, config.trustProxy, remoteAddress) ?? 'unknown');
+      const decision = limiter.take(clientAddress(c, config.trustedProxyHops, remoteAddress) ?? 'unknown');
       if (!decision.allowed) {
         throw new HttpError(429, 'Too many requests from this address', { 'Retry-After': String(decision.retryAfterSeconds) });
       }
@@ -95,8 +95,8 @@ export function createGatewayApp(deps: GatewayDependencies): Hono {
     nowMs: deps.nowMs ?? Date.now,
     remoteAddress: deps.remoteAddress ?? (() => undefined),
   });
-  app.on(['POST', 'PUT'], [`${SUBMIT_PREFIX}*`, '/submit/telemetry'], submit);
-  app.all(`${SUBMIT_PREFIX}*`, (c) => c.text('Method not allowed', 405, { Allow: 'POST, PUT' }));
-  app.all('/submit/telemetry', (c) => c.text('Method not allowed', 405, { Allow: 'POST, PUT' }));
+  // Both forms, telemetry and generic (/submit/{namespace}/…): which one, and whether it is well formed, the path as sent decides.
+  app.on(['POST', 'PUT'], `${SUBMIT_ROOT}*`, submit);
+  app.all(`${SUBMIT_ROOT}*`, (c) => c.text('Method not allowed', 405, { Allow: 'POST, PUT' }));
   return app;
 }

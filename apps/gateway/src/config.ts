@@ -4,6 +4,7 @@ import { ConfigError, configFromEnv, type Env } from '@telemetry/shared/config/e
 import { booleanField, durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
 import { opsEnvShape, opsFromEnv, type OpsConfig } from '@telemetry/shared/config/ops';
+import { namespaceListField } from '@telemetry/shared/generic-form';
 
 const gatewayEnvSchema = z.object({
   ...topologyEnvShape,
@@ -18,6 +19,8 @@ const gatewayEnvSchema = z.object({
   /** 413 (edge specification) or 202 (the 2013 server: accept and discard so broken clients stop resending). */
   OVERSIZE_STATUS: z.enum(['413', '202']).default('413').transform(Number),
   STORE_CLIENT_IP: booleanField(false),
+  /** Generic-form namespaces taken (comma list, e.g. firefox-desktop,org-mozilla-fenix); unset: any well-formed one. */
+  ACCEPTED_NAMESPACES: namespaceListField(),
   /** Proxies of ours in front of the gateway, each appending to X-Forwarded-For; 0: the socket's peer is the client. */
   TRUSTED_PROXY_HOPS: integerField(0, { min: 0, max: 16 }),
   /** Heap the rate limiter's buckets may take, per process (about 220 B a client). */
@@ -53,6 +56,8 @@ export interface GatewayConfig extends OpsConfig {
   readonly maxHeaderBytes: number;
   readonly oversizeStatus: 413 | 202;
   readonly storeClientIp: boolean;
+  /** Generic namespaces accepted; undefined: any well-formed one. */
+  readonly acceptedNamespaces: ReadonlySet<string> | undefined;
   readonly trustedProxyHops: number;
   readonly maxInFlightPublishes: number;
   readonly maxInFlightBytes: number;
@@ -87,6 +92,7 @@ export function parseGatewayConfig(env: Env): GatewayConfig {
       maxHeaderBytes: parsed.MAX_HEADER_BYTES,
       oversizeStatus: parsed.OVERSIZE_STATUS === 202 ? 202 : 413,
       storeClientIp: parsed.STORE_CLIENT_IP,
+      acceptedNamespaces: parsed.ACCEPTED_NAMESPACES,
       trustedProxyHops: parsed.TRUSTED_PROXY_HOPS,
       maxInFlightPublishes: parsed.MAX_INFLIGHT_PUBLISHES,
       maxInFlightBytes: parsed.MAX_INFLIGHT_BYTES,

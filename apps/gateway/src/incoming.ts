@@ -12,6 +12,8 @@ import type { Context } from 'hono';
 export interface IncomingRequest {
   /** The request target as sent: path and query, never normalised. */
   readonly target: string;
+  /** The request method as sent (`POST`, `PUT`). */
+  readonly method: string;
   header(name: string): string | undefined;
   /** Every header value (for the size limit). */
   headerValues(): Iterable<string>;
@@ -34,6 +36,7 @@ export function incomingRequest(c: Context): IncomingRequest {
 function fromNode(incoming: IncomingMessage): IncomingRequest {
   return {
     target: incoming.url ?? '/',
+    method: incoming.method ?? '',
     header(name) {
       const value = incoming.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
@@ -84,6 +87,7 @@ function fromWeb(request: Request): IncomingRequest {
   const pathStart = afterScheme < 0 ? 0 : url.indexOf('/', afterScheme + 3);
   return {
     target: pathStart < 0 ? '/' : url.slice(pathStart),
+    method: request.method,
     header: (name) => request.headers.get(name) ?? undefined,
     *headerValues() {
       for (const [, value] of request.headers) yield value;

@@ -1,4 +1,6 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { requestDurationHistogram, type RequestDurationHistogram } from '@telemetry/shared/http/request-duration';
+import { createAppRegistry, type AppRegistryOptions } from '@telemetry/shared/metrics/registry';
 
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -7,16 +9,20 @@ export interface GatewayMetrics {
   readonly publishSeconds: Histogram;
   readonly inFlightPublishes: Gauge;
   readonly inFlightBytes: Gauge;
+  /** MAX_INFLIGHT_PUBLISHES and MAX_INFLIGHT_BYTES (summed over a cluster, as the in-flight gauges). */
+  readonly maxInFlightPublishes: Gauge;
+  readonly maxInFlightBytes: Gauge;
+  readonly httpSeconds: RequestDurationHistogram;
   readonly batchSubmissions: Histogram;
   readonly statsMessagesDropped: Counter;
   readonly brokerConnected: Gauge;
 }
 
-export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
-  const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'telemetry_gateway_' });
+export function createGatewayMetrics(options: AppRegistryOptions = {}): GatewayMetrics {
+  const registry = createAppRegistry('gateway', options);
   return {
     registry,
+    httpSeconds: requestDurationHistogram(registry, 'telemetry_gateway'),
     responses: new Counter({
       name: 'telemetry_gateway_submissions_total',
       help: 'Submission requests answered, by HTTP status',
@@ -44,6 +50,16 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       help: 'Body bytes of accepted submissions waiting for their batch or its confirm',
       registers: [registry],
     }),
+    maxInFlightPublishes: new Gauge({
+      name: 'telemetry_gateway_max_inflight_publishes',
+      help: 'MAX_INFLIGHT_PUBLISHES: publishes waiting for a confirm beyond which submissions get 503',
+      registers: [registry],
+    }),
+    maxInFlightBytes: new Gauge({
+      name: 'telemetry_gateway_max_inflight_bytes',
+      help: 'MAX_INFLIGHT_BYTES: body bytes waiting for their batch or its confirm beyond which submissions get 503',
+      registers: [registry],
+    }),
     batchSubmissions: new Histogram({
       name: 'telemetry_gateway_batch_submissions',
       help: 'Submissions framed into one published message',
@@ -57,8 +73,9 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     }),
     brokerConnected: new Gauge({
       name: 'telemetry_gateway_broker_connected',
-      help: '1 while connected to RabbitMQ',
+      help: '1 while connected to RabbitMQ (the lowest of a cluster\'s processes)',
       registers: [registry],
+      aggregator: 'min',
     }),
   };
 }

@@ -55,7 +55,7 @@ export class RateLimiter {
  * memory test): the key string (2 bytes a character, a header), the bucket
  * object and the LRU's map entry and index slots, rounded up.
  */
-export function bucketBytes(_bucket: Bucket, key: string): number {
+function bucketBytes(_bucket: Bucket, key: string): number {
   return BUCKET_OVERHEAD_BYTES + 2 * key.length;
 }
 

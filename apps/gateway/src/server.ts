@@ -2,10 +2,10 @@
  * One gateway process: the Hono app on a node:http server, the RabbitMQ sink,
  * and graceful shutdown (stop accepting, finish in-flight confirms, exit 0).
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { AmqpSubmissionSink } from './amqp-sink.js';
 import { createGatewayApp } from './app.js';
@@ -14,7 +14,6 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 
 export interface RunningGateway {
   readonly port: number;
-  readonly metricsPort: number | undefined;
   readonly sink: AmqpSubmissionSink;
   stop(): Promise<void>;
 }
@@ -22,16 +21,13 @@ export interface RunningGateway {
 export interface StartGatewayOptions {
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  /** This process's metrics (main.ts serves them on METRICS_PORT, or hands them to the cluster primary). */
   readonly metrics?: GatewayMetrics;
-  /** Cluster-wide metrics text (set by the cluster worker). */
-  readonly metricsText?: () => Promise<string>;
-  /** Serve /metrics on config.metricsPort from this process (false in cluster workers: the primary does). */
-  readonly serveMetricsPort?: boolean;
 }
 
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const { config, logger } = options;
-  const metrics = options.metrics ?? createGatewayMetrics();
+  const metrics = options.metrics ?? createGatewayMetrics({ version: config.version });
   const sink = new AmqpSubmissionSink({
     url: config.amqpUrl,
     topology: config.topology,
@@ -49,34 +45,23 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     metrics,
     logger,
     remoteAddress: (c) => getConnInfo(c).remote.address,
-    ...(options.metricsText ? { metricsText: options.metricsText } : {}),
   });
   const server = await listen(app, config.port, config.host, config);
-  let metricsServer: ServerType | undefined;
-  if (config.metricsPort !== undefined && (options.serveMetricsPort ?? true)) {
-    metricsServer = await listen(metricsApp(() => metrics.registry.metrics(), metrics.registry.contentType), config.metricsPort, config.metricsHost, config);
-  }
   const port = addressPort(server);
-  logger.info({ port, metricsPort: metricsServer ? addressPort(metricsServer) : undefined }, 'gateway listening');
+  logger.info({ port }, 'gateway listening');
 
   return {
     port,
-    metricsPort: metricsServer ? addressPort(metricsServer) : undefined,
     sink,
     async stop() {
       logger.info('gateway stopping: no new connections, finishing in-flight requests');
-      await closeServer(server, config.shutdownTimeoutMs);
-      if (metricsServer) await closeServer(metricsServer, 1_000);
-      await sink.close(config.shutdownTimeoutMs);
+      // One budget for the whole stop (SHUTDOWN_TIMEOUT): connections first, then the confirms they wait for.
+      const deadline = Date.now() + config.shutdownTimeoutMs - STOP_RESERVE_MS;
+      await closeServer(server, Math.max(0, (deadline - Date.now()) * 0.6));
+      await sink.close(Math.max(0, deadline - Date.now()));
       logger.info('gateway stopped');
     },
   };
-}
-
-export function metricsApp(metricsText: () => Promise<string>, contentType: string): Hono {
-  const app = new Hono();
-  app.get('/metrics', async (c) => c.text(await metricsText(), 200, { 'Content-Type': contentType }));
-  return app;
 }
 
 function listen(app: Hono, port: number, hostname: string, config: GatewayConfig): Promise<ServerType> {
@@ -107,8 +92,14 @@ function addressPort(server: ServerType): number {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
+/** Kept from SHUTDOWN_TIMEOUT for closing the broker connection and exiting. */
+const STOP_RESERVE_MS = 500;
+
 async function closeServer(server: ServerType, timeoutMs: number): Promise<void> {
   const http = server as Server;
+  // Keep-alive clients would hold their connections (and so close()) open: once
+  // stopping, each response ends its connection, and the client reconnects elsewhere.
+  http.on('request', (_request: IncomingMessage, response: ServerResponse) => response.setHeader('Connection', 'close'));
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       http.closeAllConnections();

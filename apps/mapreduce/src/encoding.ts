@@ -28,7 +28,7 @@ export function splitIntermediateLine(line: string): { encodedKey: string; encod
 }
 
 /** Output fields: strings as they are, anything else as JSON (SPEC 10). */
-export function formatField(value: unknown): string {
+function formatField(value: unknown): string {
   return typeof value === 'string' ? value : encodeValue(value);
 }
 
@@ -46,4 +46,31 @@ export function formatOutputLine(key: unknown, value: unknown, format: OutputFor
 /** Code-unit order, the same in every process: the order of keys in the output. */
 export function compareEncoded(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A CSV field's text: strings as they are, numbers and booleans as text, null and undefined empty, anything else as JSON. */
+function csvText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return encodeValue(value);
+}
+
+/**
+ * One CSV line (RFC 4180, with the run's separators): a field is quoted when
+ * it holds the field separator, a quote, CR, LF or any character of the
+ * record separator, and its quotes are doubled. A line of one empty field is
+ * `""`, so that it is not an empty line.
+ */
+export function csvLine(values: readonly unknown[], format: OutputFormat): string {
+  const special = new Set(['"', '\r', '\n', ...format.recordSeparator]);
+  const fields = values.map((value) => {
+    const text = csvText(value);
+    const quote =
+      (values.length === 1 && text === '') ||
+      (format.fieldSeparator !== '' && text.includes(format.fieldSeparator)) ||
+      [...special].some((c) => text.includes(c));
+    return quote ? `"${text.replaceAll('"', '""')}"` : text;
+  });
+  return `${fields.join(format.fieldSeparator)}${format.recordSeparator}`;
 }

@@ -28,6 +28,18 @@ export class MapError extends Error {
   }
 }
 
+/** The map tasks of a run skipped more bad records together than --max-bad-records allows (each task alone stayed within it). */
+export class TooManyBadRecordsError extends Error {
+  override readonly name = 'TooManyBadRecordsError';
+  constructor(
+    readonly failures: readonly { readonly message: string }[],
+    readonly maxBadRecords: number,
+  ) {
+    const over = failures[maxBadRecords] ?? failures[failures.length - 1];
+    super(`${over?.message ?? 'map failed'} (${failures.length} records failed map, more than --max-bad-records ${maxBadRecords})`);
+  }
+}
+
 /** An input file could not be read (corrupt compressed data, I/O error). */
 export class InputReadError extends Error {
   override readonly name = 'InputReadError';
@@ -57,7 +69,7 @@ export class TaskFailedError extends Error {
   override readonly name = 'TaskFailedError';
 }
 
-export function describeCause(cause: unknown): string {
+function describeCause(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
   return String(cause);
 }

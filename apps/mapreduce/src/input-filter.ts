@@ -11,8 +11,9 @@ import path from 'node:path';
 import { isAllowed, WILDCARD } from '@telemetry/shared/dimensions/allowed-values';
 import { sanitizeDimensionValue } from '@telemetry/shared/dimensions/sanitize';
 import { loadDimensionSchema, parseDimensionSchema, type AllowedValues, type DimensionSchema } from '@telemetry/shared/dimensions/schema';
-import { parseStorageFileName, STORAGE_FORMAT_VERSION } from '@telemetry/shared/dimensions/storage-path';
+import { GENERIC_LAYOUT_DIR, parseStorageFileName, STORAGE_FORMAT_VERSION } from '@telemetry/shared/dimensions/storage-path';
 import { SchemaError } from '@telemetry/shared/errors';
+import { reservedDimensionName } from './dims.js';
 import { InputFilterError } from './errors.js';
 
 export interface InputFilter {
@@ -53,7 +54,12 @@ function sanitizeAllowed(allowed: AllowedValues, inFileName: boolean): AllowedVa
   return allowed;
 }
 
-export function compileInputFilter(schema: DimensionSchema): InputFilter {
+function compileInputFilter(schema: DimensionSchema): InputFilter {
+  for (const { field_name: name } of schema.dimensions) {
+    const reserved = reservedDimensionName(name);
+    // Jobs get dims as a list that has the values by name too (dims.ts).
+    if (reserved !== undefined) throw new InputFilterError(`input filter: a dimension cannot be named "${name}": ${reserved}`);
+  }
   const n = schema.dimensions.length;
   return {
     fieldNames: schema.dimensions.map((d) => d.field_name),
@@ -94,6 +100,12 @@ export async function selectInputFiles(dataDir: string, filter: InputFilter, cou
     const entries: Dirent[] = await readdir(dir, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
+      // The generic (Glean) layout lives beside this one in STORAGE_DIR; its files are not telemetry records.
+      // (A filter over that layout would walk from GENERIC_LAYOUT_DIR instead: not built yet.)
+      if (depth === 0 && entry.name === GENERIC_LAYOUT_DIR) {
+        tally.ignored += 1;
+        continue;
+      }
       if (depth < n - 2) {
         if (!entry.isDirectory()) {
           tally.ignored += 1;

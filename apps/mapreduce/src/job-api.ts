@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Dims } from './dims.js';
 import { JobModuleError } from './errors.js';
 
 export type JobParams = Readonly<Record<string, string>>;
@@ -24,6 +25,14 @@ export interface MapContext extends WriteContext {
   readonly file: string;
 }
 
+/** What `reduce` gets: `write`, and lines of its own as the 2013 reduce context had them. */
+export interface ReduceContext extends WriteContext {
+  /** One output line of these fields: RFC 4180 quoting, the field and record separators of setupReduce. */
+  writecsv(values: readonly unknown[]): void;
+  /** One output line of this text as it is, then the record separator. */
+  writeline(text: string): void;
+}
+
 /** `setupReduce` may change how output lines are written. */
 export interface SetupReduceContext {
   readonly params: JobParams;
@@ -36,9 +45,9 @@ export interface SetupReduceContext {
 type MaybePromise<T> = T | Promise<T>;
 
 export interface MapReduceJob {
-  /** `key` is the docId, `dims` the record's dimension values by field name, `value` the record's JSON text. */
-  map(key: string, dims: Readonly<Record<string, string>>, value: string, ctx: MapContext): MaybePromise<void>;
-  reduce?(key: unknown, values: unknown[], ctx: WriteContext): MaybePromise<void>;
+  /** `key` is the docId, `dims` the record's dimension values in filter order and by field name, `value` the record's JSON text. */
+  map(key: string, dims: Dims, value: string, ctx: MapContext): MaybePromise<void>;
+  reduce?(key: unknown, values: unknown[], ctx: ReduceContext): MaybePromise<void>;
   /** Runs in a mapper on the values one key has collected; must be safe to apply any number of times. */
   combine?(key: unknown, values: unknown[], ctx: WriteContext): MaybePromise<void>;
   setupReduce?(ctx: SetupReduceContext): MaybePromise<void>;

@@ -11,8 +11,9 @@ import { encodeKey, encodeValue, formatOutputLine, type OutputFormat } from './e
 import { InputReadError, MapError, ReduceError } from './errors.js';
 import { isPromiseLike, loadJob, type MapContext } from './job-api.js';
 import { partitionOf } from './plan.js';
-import { AtomicTextWriter, mapOutputFile, partitionFile } from './run-dir.js';
-import { dimsObject, emptyCounters, outputFormatOf, throttle, type MapTaskSpec, type ProgressListener, type TaskCounters } from './tasks.js';
+import { makeDims } from './dims.js';
+import { AtomicTextWriter, mapOutputFile, partitionFile, reportFile } from './run-dir.js';
+import { emptyCounters, outputFormatOf, throttle, type BadRecord, type MapTaskSpec, type ProgressListener, type TaskCounters } from './tasks.js';
 
 /** Values a mapper's combine buffer may hold before it is written out regardless. */
 const MAX_BUFFERED_VALUES = 200_000;
@@ -64,11 +65,13 @@ export async function runMapTask(spec: MapTaskSpec, onProgress?: ProgressListene
     written.length = 0;
   };
 
+  const badRecords: BadRecord[] = [];
+  const unreadableFiles: string[] = [];
   const report = throttle(() => onProgress?.({ ...counters, combines: combiner?.combines ?? 0 }));
   try {
-    for (const file of spec.files) {
+    files: for (const file of spec.files) {
       const absolute = path.join(spec.dataDir, ...file.path.split('/'));
-      const dims = dimsObject(spec.fieldNames, file.dims);
+      const dims = makeDims(spec.fieldNames, file.dims);
       ctx.file = file.path;
       const read: ReadCounters = { tornLines: 0, bytesRead: 0 };
       const bytesBefore = counters.bytes;
@@ -79,6 +82,13 @@ export async function runMapTask(spec: MapTaskSpec, onProgress?: ProgressListene
         try {
           next = await lines.next();
         } catch (error) {
+          // Nothing of it was mapped yet: the file can be left out whole and read by a later run.
+          if (spec.skipUnreadableFiles && line === 0) {
+            unreadableFiles.push(file.path);
+            counters.unreadableFiles += 1;
+            counters.bytes = bytesBefore;
+            continue files;
+          }
           throw new InputReadError(absolute, line, error);
         }
         if (next.done) break;
@@ -95,9 +105,13 @@ export async function runMapTask(spec: MapTaskSpec, onProgress?: ProgressListene
           if (isPromiseLike(result)) await result;
           await drain();
         } catch (error) {
+          // Whatever this call wrote is dropped: a bad record adds nothing.
           written.length = 0;
           if (error instanceof ReduceError) throw error;
-          throw new MapError(absolute, line, record.docId, error);
+          const failure = new MapError(absolute, line, record.docId, error);
+          if (badRecords.length >= spec.maxBadRecords) throw failure;
+          badRecords.push({ file: file.path, line, docId: record.docId, message: failure.message });
+          counters.badRecords += 1;
         }
         report();
       }
@@ -107,6 +121,9 @@ export async function runMapTask(spec: MapTaskSpec, onProgress?: ProgressListene
       report(true);
     }
     await combiner?.flush();
+    const problems = new AtomicTextWriter(reportFile(spec.runDir, spec.index));
+    problems.append(JSON.stringify({ badRecords, unreadableFiles }));
+    writers.push(problems);
     for (const writer of writers) await writer.commit();
   } catch (error) {
     await Promise.all(writers.map((writer) => writer.abort()));

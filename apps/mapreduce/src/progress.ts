@@ -74,6 +74,9 @@ export function createRunReporter(stream: NodeJS.WriteStream): RunReporter {
   return stream.isTTY ? new TerminalReporter(stream) : silent;
 }
 
+/** Bad records and unreadable files listed one by one in the summary; the rest are counted. */
+const LISTED = 20;
+
 /** The plain summary printed at the end of a run. */
 export function summaryLines(result: MapReduceResult): string[] {
   const seconds = result.elapsedMs / 1000;
@@ -88,5 +91,11 @@ export function summaryLines(result: MapReduceResult): string[] {
   if (result.map.tornLines > 0) lines.push(`${result.map.tornLines} torn line(s) (cut short by a crash) skipped`);
   if (result.map.invalidLines > 0) lines.push(`${result.map.invalidLines} line(s) not "<docId>\\t<json>" skipped`);
   if (result.map.combines > 0) lines.push(`combine ran ${result.map.combines} time(s)`);
+  if (result.excludedFiles > 0) lines.push(`${result.excludedFiles} file(s) left out as processed already`);
+  for (const file of result.unreadableFiles.slice(0, LISTED)) lines.push(`unreadable file skipped: ${file}`);
+  if (result.unreadableFiles.length > LISTED) lines.push(`… and ${result.unreadableFiles.length - LISTED} more unreadable file(s)`);
+  if (result.badRecords.length > 0) lines.push(`${result.badRecords.length} bad record(s) skipped (--max-bad-records):`);
+  for (const record of result.badRecords.slice(0, LISTED)) lines.push(`  ${record.message}`);
+  if (result.badRecords.length > LISTED) lines.push(`  … and ${result.badRecords.length - LISTED} more`);
   return lines;
 }

@@ -9,9 +9,9 @@
  */
 import { createReadStream } from 'node:fs';
 import readline from 'node:readline';
-import { compareEncoded, formatOutputLine, splitIntermediateLine } from './encoding.js';
+import { compareEncoded, csvLine, formatOutputLine, splitIntermediateLine } from './encoding.js';
 import { ReduceError, TaskFailedError } from './errors.js';
-import { isPromiseLike, loadJob, type WriteContext } from './job-api.js';
+import { isPromiseLike, loadJob, type ReduceContext } from './job-api.js';
 import { AtomicTextWriter, partitionFile, reduceOutputFile } from './run-dir.js';
 import { emptyCounters, outputFormatOf, type ReduceTaskSpec, type TaskCounters } from './tasks.js';
 
@@ -52,11 +52,19 @@ export async function runReduceTask(spec: ReduceTaskSpec): Promise<TaskCounters>
   await readPartition(spec, groups);
   const format = await outputFormatOf(job, spec.params);
   const writer = new AtomicTextWriter(reduceOutputFile(spec.runDir, spec.partition));
-  const written: unknown[] = [];
-  const ctx: WriteContext = {
+  // Output lines of the current reduce call, in the order they were written.
+  const lines: string[] = [];
+  const ctx: ReduceContext = {
     params: spec.params,
     write: (key: unknown, value: unknown) => {
-      written.push(key, value);
+      lines.push(formatOutputLine(key, value, format));
+    },
+    writecsv: (values: readonly unknown[]) => {
+      if (!Array.isArray(values)) throw new TypeError('ctx.writecsv: give it a list of fields');
+      lines.push(csvLine(values, format));
+    },
+    writeline: (text: string) => {
+      lines.push(`${typeof text === 'string' ? text : String(text)}${format.recordSeparator}`);
     },
   };
   try {
@@ -72,11 +80,11 @@ export async function runReduceTask(spec: ReduceTaskSpec): Promise<TaskCounters>
         throw new ReduceError('reduce', encodedKey, error);
       }
       counters.records += 1;
-      for (let i = 0; i < written.length; i += 2) {
+      for (const line of lines) {
         counters.pairs += 1;
-        if (writer.append(formatOutputLine(written[i], written[i + 1], format))) await writer.flush();
+        if (writer.append(line)) await writer.flush();
       }
-      written.length = 0;
+      lines.length = 0;
     }
     await writer.commit();
   } catch (error) {

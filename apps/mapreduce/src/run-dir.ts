@@ -2,6 +2,7 @@
  * The intermediate files of one run, under `<work-dir>/<run id>/`:
  *   map-<i>/part-<r>.jsonl   map task i's output for reducer r ("<key JSON>\t<value JSON>" lines)
  *   map-<i>/output.txt       map task i's output lines of a map-only job
+ *   map-<i>/report.json      what map task i skipped (bad records, unreadable files)
  *   reduce-<r>.txt           reducer r's output lines
  * Every file is written under a unique temp name and renamed when complete,
  * so a task retried after its worker died (or a slow duplicate) can never
@@ -17,10 +18,11 @@ export function newRunId(): string {
   return `mr-${new Date().toISOString().replace(/[-:T.Z]/g, '').slice(0, 14)}-${randomBytes(4).toString('hex')}`;
 }
 
-export const mapDir = (runDir: string, mapIndex: number): string => path.join(runDir, `map-${mapIndex}`);
+const mapDir = (runDir: string, mapIndex: number): string => path.join(runDir, `map-${mapIndex}`);
 export const partitionFile = (runDir: string, mapIndex: number, partition: number): string =>
   path.join(mapDir(runDir, mapIndex), `part-${partition}.jsonl`);
 export const mapOutputFile = (runDir: string, mapIndex: number): string => path.join(mapDir(runDir, mapIndex), 'output.txt');
+export const reportFile = (runDir: string, mapIndex: number): string => path.join(mapDir(runDir, mapIndex), 'report.json');
 export const reduceOutputFile = (runDir: string, partition: number): string => path.join(runDir, `reduce-${partition}.txt`);
 
 const FLUSH_BYTES = 1 << 20;

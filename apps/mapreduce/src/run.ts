@@ -3,18 +3,19 @@
  * file), plan the tasks, run them as local processes or as a BullMQ flow,
  * concatenate the outputs in task order, remove the intermediate data.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InputFilterError } from './errors.js';
-import { loadInputFilter, selectInputFiles, type InputFilter, type WalkCounters } from './input-filter.js';
+import { InputFilterError, TooManyBadRecordsError } from './errors.js';
+import { loadInputFilter, selectInputFiles, type InputFile, type InputFilter, type WalkCounters } from './input-filter.js';
 import { loadJob, resolveJobPath, type JobParams } from './job-api.js';
 import { killTaskProcesses, runInProcesses, startTaskProcess, wantsSingleThreadedGc } from './local/processes.js';
 import { splitBySize } from './plan.js';
-import { concatenateFiles, mapOutputFile, newRunId, reduceOutputFile, removeRunDir } from './run-dir.js';
-import { addCounters, emptyCounters, type MapTaskSpec, type ReduceTaskSpec, type TaskCounters } from './tasks.js';
+import { concatenateFiles, mapOutputFile, newRunId, reduceOutputFile, removeRunDir, reportFile } from './run-dir.js';
+import type { PhaseResults, ProgressSink, RunPlan } from './runner.js';
+import { addCounters, emptyCounters, type BadRecord, type MapTaskReport, type TaskCounters } from './tasks.js';
 import type { DistributedOptions } from './distributed/options.js';
 
-export const DEFAULT_COMBINE_THRESHOLD = 100;
+const DEFAULT_COMBINE_THRESHOLD = 100;
 
 export interface MapReduceOptions {
   /** Path of the job module. */
@@ -29,6 +30,12 @@ export interface MapReduceOptions {
   /** combine runs when one key has collected more than this many values in a mapper. */
   readonly combineThreshold?: number;
   readonly params?: JobParams;
+  /** Records whose map throws are skipped and reported, up to this many in the run (default 0: the first fails it). */
+  readonly maxBadRecords?: number;
+  /** Skip (and report) an input file that cannot be opened or read before its first record, instead of failing. */
+  readonly skipUnreadableFiles?: boolean;
+  /** Selected files to leave out (e.g. those an incremental job has processed already); counted in `excludedFiles`. */
+  readonly exclude?: (file: InputFile) => boolean;
   /** Run as a BullMQ flow on mapreduce-worker processes instead of local processes. */
   readonly distributed?: DistributedOptions;
   readonly onPlan?: (plan: PlanSummary) => void;
@@ -56,30 +63,27 @@ export interface MapReduceResult extends PlanSummary {
   readonly reduce: TaskCounters;
   readonly walk: WalkCounters;
   readonly elapsedMs: number;
+  /** The input files given to the map tasks (relative to the data directory), in path order. */
+  readonly inputFiles: readonly string[];
+  /** Selected files that `exclude` left out. */
+  readonly excludedFiles: number;
+  /** Records skipped because their map threw (at most maxBadRecords), in task order. */
+  readonly badRecords: readonly BadRecord[];
+  /** Files skipped because they could not be read (skipUnreadableFiles). */
+  readonly unreadableFiles: readonly string[];
 }
-
-/** Everything a runner (local or distributed) needs; all paths absolute. */
-export interface RunPlan {
-  readonly runId: string;
-  readonly runDir: string;
-  readonly maps: readonly MapTaskSpec[];
-  readonly reduces: readonly ReduceTaskSpec[];
-}
-
-export interface PhaseResults {
-  readonly map: TaskCounters[];
-  readonly reduce: TaskCounters[];
-}
-
-export type ProgressSink = (phase: 'map' | 'reduce', index: number, counters: TaskCounters) => void;
 
 function isCompiledFilter(value: unknown): value is InputFilter {
   return typeof value === 'object' && value !== null && 'fieldNames' in value && 'allowed' in value;
 }
 
-function positive(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new InputFilterError(`${name} must be a positive integer, got ${value}`);
+function positive(name: string, value: number, min = 1): number {
+  if (!Number.isInteger(value) || value < min) throw new InputFilterError(`${name} must be an integer of at least ${min}, got ${value}`);
   return value;
+}
+
+async function readReports(plan: RunPlan): Promise<MapTaskReport[]> {
+  return Promise.all(plan.maps.map(async (task) => JSON.parse(await readFile(reportFile(plan.runDir, task.index), 'utf8')) as MapTaskReport));
 }
 
 export async function runMapReduce(options: MapReduceOptions): Promise<MapReduceResult> {
@@ -90,8 +94,11 @@ export async function runMapReduce(options: MapReduceOptions): Promise<MapReduce
   const mappers = positive('the number of mappers', options.mappers ?? 1);
   const reducers = job.reduce === undefined ? 0 : positive('the number of reducers', options.reducers ?? 1);
   const dataDir = path.resolve(options.dataDir);
+  const maxBadRecords = positive('--max-bad-records', options.maxBadRecords ?? 0, 0);
   const walk: WalkCounters = { pruned: 0, ignored: 0 };
-  const files = await selectInputFiles(dataDir, filter, walk);
+  const selected = await selectInputFiles(dataDir, filter, walk);
+  const exclude = options.exclude;
+  const files = exclude === undefined ? selected : selected.filter((file) => !exclude(file));
   const groups = splitBySize(files, mappers);
 
   const runId = newRunId();
@@ -109,6 +116,8 @@ export async function runMapReduce(options: MapReduceOptions): Promise<MapReduce
       files: taskFiles,
       reducers,
       combineThreshold: options.combineThreshold ?? DEFAULT_COMBINE_THRESHOLD,
+      maxBadRecords,
+      skipUnreadableFiles: options.skipUnreadableFiles ?? false,
     })),
     reduces: groups.length === 0 ? [] : Array.from({ length: reducers }, (_, partition) => ({ ...base, partition, mapTasks: groups.length })),
   };
@@ -139,6 +148,10 @@ export async function runMapReduce(options: MapReduceOptions): Promise<MapReduce
         : options.distributed
           ? await (await import('./distributed/client.js')).runDistributed(plan, options.distributed, sink, options.signal)
           : await runLocal(plan, sink, options.signal);
+    // Each task kept within the limit; together they may not have.
+    const reports = await readReports(plan);
+    const badRecords = reports.flatMap((report) => report.badRecords);
+    if (badRecords.length > maxBadRecords) throw new TooManyBadRecordsError(badRecords, maxBadRecords);
     const parts = reducers > 0 ? plan.reduces.map((r) => reduceOutputFile(runDir, r.partition)) : plan.maps.map((m) => mapOutputFile(runDir, m.index));
     await concatenateFiles(parts, options.output);
     return {
@@ -147,6 +160,10 @@ export async function runMapReduce(options: MapReduceOptions): Promise<MapReduce
       reduce: results.reduce.reduce((sum, c) => addCounters(sum, c), emptyCounters()),
       walk,
       elapsedMs: Date.now() - startedAt,
+      inputFiles: files.map((file) => file.path),
+      excludedFiles: selected.length - files.length,
+      badRecords,
+      unreadableFiles: reports.flatMap((report) => report.unreadableFiles),
     };
   } finally {
     await removeRunDir(runDir);

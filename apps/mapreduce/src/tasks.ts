@@ -25,6 +25,10 @@ export interface MapTaskSpec extends TaskBase {
   /** Partitions to write; 0 for a map-only job (output lines instead). */
   readonly reducers: number;
   readonly combineThreshold: number;
+  /** Records whose map throws that this task skips (and reports) before it fails. */
+  readonly maxBadRecords: number;
+  /** A file that cannot be opened (or read before its first record) is skipped and reported instead of failing the task. */
+  readonly skipUnreadableFiles: boolean;
 }
 
 export interface ReduceTaskSpec extends TaskBase {
@@ -44,15 +48,36 @@ export interface TaskCounters {
   /** Pairs written by map (after combine) or by reduce. */
   pairs: number;
   combines: number;
+  /** Records whose map threw, skipped (--max-bad-records). */
+  badRecords: number;
+  /** Files skipped because they could not be read (skipUnreadableFiles). */
+  unreadableFiles: number;
 }
 
 export function emptyCounters(): TaskCounters {
-  return { files: 0, bytes: 0, records: 0, tornLines: 0, invalidLines: 0, pairs: 0, combines: 0 };
+  return { files: 0, bytes: 0, records: 0, tornLines: 0, invalidLines: 0, pairs: 0, combines: 0, badRecords: 0, unreadableFiles: 0 };
 }
 
 export function addCounters(total: TaskCounters, part: Readonly<TaskCounters>): TaskCounters {
   for (const name of Object.keys(total) as (keyof TaskCounters)[]) total[name] += part[name];
   return total;
+}
+
+/** A record whose map threw, skipped under --max-bad-records. */
+export interface BadRecord {
+  /** The input file, relative to the data directory. */
+  readonly file: string;
+  readonly line: number;
+  readonly docId: string;
+  /** As the run's failure would have said it: `<absolute file>:<line> (<docId>): map failed: <error>`. */
+  readonly message: string;
+}
+
+/** What a map task skipped, written beside its output for the run to read (run-dir.ts reportFile). */
+export interface MapTaskReport {
+  readonly badRecords: readonly BadRecord[];
+  /** Input files (relative) that could not be read, skipped whole. */
+  readonly unreadableFiles: readonly string[];
 }
 
 export type ProgressListener = (counters: Readonly<TaskCounters>) => void;
@@ -84,16 +109,4 @@ export function throttle(report: () => void, intervalMs = 250): (force?: boolean
       report();
     }
   };
-}
-
-/**
- * The dims object a job's map gets, by field name. (Here rather than in
- * input-filter.ts: mapper processes then never load zod, 80 ms of start-up.)
- */
-export function dimsObject(fieldNames: readonly string[], dims: readonly string[]): Readonly<Record<string, string>> {
-  const object: Record<string, string> = {};
-  fieldNames.forEach((name, index) => {
-    object[name] = dims[index] ?? '';
-  });
-  return Object.freeze(object);
 }

@@ -9,7 +9,7 @@ import { startHgServer, type HgServer } from '../../../test/support/hg-server.js
 import { REDIS_URL, waitFor } from '../../../test/support/services.js';
 import { HISTOGRAM_JOB } from '../src/histograms/run.js';
 import { queueNames } from '../src/distributed/options.js';
-import { RunAbortedError } from '../src/local/processes.js';
+import { RunAbortedError } from '../src/runner.js';
 import { runMapReduce, type MapReduceOptions } from '../src/run.js';
 import { buildDataSet, filterJson } from './support/dataset.js';
 import { distributedEnvironment, type DistributedEnvironment } from './support/workers.js';

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunAbortedError } from '../src/local/processes.js';
+import { RunAbortedError } from '../src/runner.js';
 import { runMapReduce, type MapReduceOptions } from '../src/run.js';
 import { waitFor } from '../../../test/support/services.js';
 import { buildDataSet, filterJson, readAllRecords, type StoredRecord } from './support/dataset.js';

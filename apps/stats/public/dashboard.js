@@ -20,6 +20,20 @@ function barChart(id, horizontal) {
   });
 }
 
+function receivedPersistedChart(id) {
+  return new Chart(document.getElementById(id), {
+    type: 'bar',
+    data: {
+      labels: [],
+      datasets: [
+        { label: 'received', data: [], backgroundColor: COLORS[0] },
+        { label: 'persisted', data: [], backgroundColor: COLORS[2] },
+      ],
+    },
+    options: { animation: false, maintainAspectRatio: false, indexAxis: 'y', scales: { x: { beginAtZero: true } } },
+  });
+}
+
 const charts = {
   channels: lineChart('chart-channels', []),
   flow: lineChart('chart-flow', [
@@ -28,6 +42,8 @@ const charts = {
   ]),
   versions: barChart('chart-versions', true),
   errors: barChart('chart-errors', false),
+  namespaces: receivedPersistedChart('chart-namespaces'),
+  docTypes: barChart('chart-doctypes', true),
 };
 window.telemetryCharts = charts;
 
@@ -85,11 +101,26 @@ async function refreshVersions() {
   charts.versions.data.labels = values.map((v) => v.value);
   charts.versions.data.datasets[0].data = values.map((v) => v.received);
   charts.versions.update();
-  document.getElementById('empty-state').hidden = values.some((v) => v.received > 0);
+}
+
+// Every submission, telemetry or Glean, has a namespace (telemetry's is "telemetry") and a docType.
+async function refreshNamespaces() {
+  const [{ values: namespaces }, { values: docTypes }] = await Promise.all([
+    getJson('/api/stats/dimensions/namespace?window=1h&top=10'),
+    getJson('/api/stats/dimensions/docType?window=1h&top=10'),
+  ]);
+  charts.namespaces.data.labels = namespaces.map((v) => v.value);
+  charts.namespaces.data.datasets[0].data = namespaces.map((v) => v.received);
+  charts.namespaces.data.datasets[1].data = namespaces.map((v) => v.persisted);
+  charts.namespaces.update();
+  charts.docTypes.data.labels = docTypes.map((v) => v.value);
+  charts.docTypes.data.datasets[0].data = docTypes.map((v) => v.received);
+  charts.docTypes.update();
+  document.getElementById('empty-state').hidden = namespaces.some((v) => v.received > 0);
 }
 
 async function refreshAll() {
-  await Promise.all([refreshChannels(), refreshVersions()]).catch((error) => console.warn(error));
+  await Promise.all([refreshChannels(), refreshVersions(), refreshNamespaces()]).catch((error) => console.warn(error));
 }
 
 function connect() {

@@ -1,7 +1,8 @@
 /**
  * The stats app as a Hono app (tests drive it with `app.request()`): the
- * stats API, the SSE stream, the dashboard page and its static files, and
- * the MapReduce output under /data/.
+ * stats API, the SSE stream, the dashboard page and its static files, the
+ * MapReduce output under /data/, /status, /ready and the Dockerflow
+ * endpoints. No /metrics: main.ts serves them on METRICS_PORT.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -10,12 +11,16 @@ import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { dockerflowApp, type DockerflowOptions } from '@telemetry/shared/http/dockerflow';
+import { requestDuration, requestDurationHistogram } from '@telemetry/shared/http/request-duration';
 import { BadRequest, statsApi } from './routes/api.js';
 import type { StatsService } from './stats-service.js';
 
 const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public');
 // The UMD build is not in chart.js's exports map: find it beside the CommonJS entry.
-const CHART_JS = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
+// `require.resolve('…')` spelled out so that the dependency check (knip) sees the package.
+const require = createRequire(import.meta.url);
+const CHART_JS = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.js');
 
 const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: path.join(PUBLIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
@@ -29,11 +34,14 @@ export interface StatsAppDependencies {
   readonly service: StatsService;
   readonly retentionMs: number;
   readonly logger: Logger;
+  /** Where the request-duration histogram goes (served on METRICS_PORT by main.ts, never here). */
   readonly registry: Registry;
   readonly isReady: () => boolean;
   /** MapReduce output directory served read-only under /data/. */
   readonly dataDir?: string;
   readonly streamIntervalMs?: number;
+  /** The Dockerflow endpoints' checks and version (none without). */
+  readonly dockerflow?: DockerflowOptions;
   /** Extra routes mounted by main (e.g. the BullMQ board). */
   readonly mount?: (app: Hono) => void;
 }
@@ -46,11 +54,12 @@ export function createStatsApp(deps: StatsAppDependencies): Hono {
     return c.json({ error: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: 'not found' }, 404));
+  app.use(requestDuration(requestDurationHistogram(deps.registry, 'telemetry_stats')));
 
   app.route('/api/stats', statsApi(deps.service, { retentionMs: deps.retentionMs, ...(deps.streamIntervalMs ? { streamIntervalMs: deps.streamIntervalMs } : {}) }));
   app.get('/status', (c) => c.text('OK'));
   app.get('/ready', (c) => (deps.isReady() ? c.text('Ready') : c.text('Not ready', 503)));
-  app.get('/metrics', async (c) => c.text(await deps.registry.metrics(), 200, { 'Content-Type': deps.registry.contentType }));
+  if (deps.dockerflow) app.route('/', dockerflowApp(deps.dockerflow));
 
   for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
     app.get(route, async (c) => c.body(await readFile(file), 200, { 'Content-Type': type, 'Cache-Control': 'no-cache' }));

@@ -7,7 +7,7 @@ import { STATS_DIMENSIONS } from '@telemetry/shared/stats/dimensions';
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-export function parseSpan(text: string): number | undefined {
+function parseSpan(text: string): number | undefined {
   const match = /^(\d{1,6})([smhd])$/.exec(text);
   if (!match) return undefined;
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];

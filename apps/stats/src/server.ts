@@ -4,9 +4,11 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
-import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '@telemetry/shared/clock';
+import { rabbitmqCheck, redisCheck } from '@telemetry/shared/http/health-checks';
+import { createAppRegistry } from '@telemetry/shared/metrics/registry';
 import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
 import { createRedis } from '@telemetry/shared/redis';
 import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
@@ -21,13 +23,20 @@ export interface RunningStats {
   readonly port: number;
   readonly consumer: StatsConsumer;
   readonly store: RedisCounterStore;
+  /** This process's metrics (main.ts hands them to the primary, which serves them on METRICS_PORT). */
+  readonly registry: Registry;
   stop(): Promise<void>;
 }
 
 export async function startStats(config: StatsConfig, logger: Logger, options: { clock?: Clock; streamIntervalMs?: number } = {}): Promise<RunningStats> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'telemetry_stats_' });
+  const registry = createAppRegistry('stats', { version: config.version });
   const counted = new Counter({ name: 'telemetry_stats_counted_total', help: 'Submissions counted from the stats queue', registers: [registry] });
+  const lag = new Gauge({
+    name: 'telemetry_stats_lag_seconds',
+    help: 'How long before its counting the oldest submission of the last counted batch was received (kept while nothing arrives)',
+    registers: [registry],
+    aggregator: 'max',
+  });
 
   const redis = createRedis(config.redisUrl, logger, { name: 'telemetry-stats' });
   const store = new RedisCounterStore(redis, { prefix: config.prefix, retentionMs: config.retentionMs, maxValuesPerMinute: config.maxValuesPerMinute });
@@ -40,7 +49,10 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
     store,
     isStoreReady: () => redis.status === 'ready',
     logger,
-    onCounted: (n) => counted.inc(n),
+    onCounted: (n, oldestReceivedAtMs) => {
+      counted.inc(n);
+      lag.set(Math.max(0, (Date.now() - oldestReceivedAtMs) / 1000));
+    },
   });
   consumer.start();
 
@@ -52,6 +64,11 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
     registry,
     isReady: () => consumer.isConnected() && redis.status === 'ready',
     dataDir: config.dataDir,
+    dockerflow: {
+      checks: { rabbitmq: rabbitmqCheck(config.amqpUrl, config.heartbeatTimeoutMs), redis: redisCheck(config.redisUrl, config.heartbeatTimeoutMs) },
+      version: config.version,
+      timeoutMs: config.heartbeatTimeoutMs,
+    },
     mount: (statsApp) => {
       closeBoard = mountQueueBoard(statsApp, {
         redisUrl: config.redisUrl,
@@ -75,6 +92,7 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
     port,
     consumer,
     store,
+    registry,
     async stop() {
       const http = server as Server;
       // SSE clients keep connections open: close them after a grace period.

@@ -16,14 +16,14 @@ import type { BatchLimits } from '@telemetry/shared/batching/batcher';
 import type { DimensionSchema } from '@telemetry/shared/dimensions/schema';
 import { TransientError } from '@telemetry/shared/errors';
 import type { CountEntry, RedisCounterStore } from '@telemetry/shared/stats/counter-store';
-import { statsValues } from '@telemetry/shared/stats/dimensions';
+import { genericStatsValues, statsValues } from '@telemetry/shared/stats/dimensions';
 import type { Logger } from 'pino';
 
 /**
  * Batches handled at once: one in its Redis round trip while the next one's
  * script runs hides the round-trip latency; more would only add memory.
  */
-export const STATS_CONCURRENT_BATCHES = 2;
+const STATS_CONCURRENT_BATCHES = 2;
 
 export interface StatsConsumerOptions {
   readonly url: string;
@@ -42,12 +42,12 @@ export interface StatsConsumerOptions {
    */
   readonly isStoreReady?: () => boolean;
   readonly logger: Logger;
-  /** Called with the number of submissions counted, once their batch is in Redis. */
-  readonly onCounted?: (count: number) => void;
+  /** Called with the number of submissions counted and the receive time of the oldest, once their batch is in Redis. */
+  readonly onCounted?: (count: number, oldestReceivedAtMs: number) => void;
 }
 
 /** Redis did not take a batch's counts: the consumer retries it with backoff, acking nothing meanwhile. */
-export class CounterStoreUnavailableError extends TransientError {
+class CounterStoreUnavailableError extends TransientError {
   override readonly name = 'CounterStoreUnavailableError';
 }
 
@@ -103,14 +103,18 @@ export class StatsConsumer {
     } catch (error) {
       throw new CounterStoreUnavailableError(`Redis did not take ${entries.length} count(s): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    this.options.onCounted?.(entries.length);
+    let oldest = Infinity;
+    for (const entry of entries) oldest = Math.min(oldest, entry.atMs);
+    this.options.onCounted?.(entries.length, oldest);
     return items.map(() => ACK);
   }
 }
 
 /**
  * The counter entries of one stats message: one 'received' entry per
- * submission, at its receive minute, with its URL dimensions and body size.
+ * submission, at its receive minute, with its URL dimensions and body size
+ * (a generic-form submission's namespace and docType: its channel is in the
+ * body, which the stats view does not carry; the workers count it persisted).
  * Submissions the codec calls invalid (no docId, no receive time) are counted
  * too, with their path's dimensions when the path had them: the gateway
  * accepted them, and "received" counts what clients sent. Throws
@@ -125,7 +129,7 @@ function submissionEntry(schema: DimensionSchema, submission: Submission): Count
   return {
     atMs: submission.receivedAtMs,
     kind: 'received',
-    values: statsValues(schema, submission.urlDimensions),
+    values: submission.generic ? genericStatsValues(submission.generic) : statsValues(schema, submission.urlDimensions),
     count: 1,
     // The stats view carries no body: bodyBytes keeps the size the gateway received.
     bytes: submission.bodyBytes,

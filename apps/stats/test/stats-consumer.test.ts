@@ -7,6 +7,7 @@ import { loadDimensionSchema, type DimensionSchema } from '@telemetry/shared/dim
 import { silentLogger } from '@telemetry/shared/logger';
 import { createRedis } from '@telemetry/shared/redis';
 import { minuteIndex, RedisCounterStore, type CountEntry } from '@telemetry/shared/stats/counter-store';
+import type { StatsValues } from '@telemetry/shared/stats/dimensions';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AMQP_URL, createTestEnvironment, REDIS_URL, waitFor, type TestEnvironment } from '../../../test/support/services.js';
 import { startTcpProxy, targetOf, type TcpProxy } from '../../../test/support/tcp-proxy.js';
@@ -30,6 +31,11 @@ function submission(docId: string, dimensions: [string, string, string, string, 
 
 type MessageLike = Parameters<typeof messageEntries>[1];
 
+/** A telemetry submission's stats values: its URL fields, and namespace telemetry with reason as docType and appUpdateChannel as channel. */
+function telemetryValues(reason: string, appName: string, appVersion: string, appUpdateChannel: string, appBuildID: string): StatsValues {
+  return { reason, appName, appVersion, appUpdateChannel, appBuildID, namespace: 'telemetry', docType: reason, channel: appUpdateChannel };
+}
+
 /** A stats-queue message as the gateway publishes it: the stats view (no bodies). */
 function statsMessage(submissions: Submission[]): MessageLike {
   const options = batchPublishOptions('m-1', T0);
@@ -52,11 +58,27 @@ describe('messageEntries (the entries of one stats message)', () => {
       submission('c', undefined, 7),
     ]);
     expect(messageEntries(schema, message)).toEqual<CountEntry[]>([
-      { atMs: T0 + 5, kind: 'received', count: 1, bytes: 1_234, values: { reason: 'saved-session', appName: 'Firefox', appVersion: '23.0.1', appUpdateChannel: 'release', appBuildID: '20130814063812' } },
+      { atMs: T0 + 5, kind: 'received', count: 1, bytes: 1_234, values: telemetryValues('saved-session', 'Firefox', '23.0.1', 'release', '20130814063812') },
       // Values outside the schema's allowed ones count as OTHER.
-      { atMs: T0 + 61_000, kind: 'received', count: 1, bytes: 10, values: { reason: 'saved-session', appName: 'Firefox', appVersion: '24.0', appUpdateChannel: 'OTHER', appBuildID: '20131029030201' } },
+      { atMs: T0 + 61_000, kind: 'received', count: 1, bytes: 10, values: telemetryValues('saved-session', 'Firefox', '24.0', 'OTHER', '20131029030201') },
       // A path without the dimensions (docId only) counts under UNKNOWN.
-      { atMs: T0, kind: 'received', count: 1, bytes: 7, values: { reason: 'UNKNOWN', appName: 'UNKNOWN', appVersion: 'UNKNOWN', appUpdateChannel: 'UNKNOWN', appBuildID: 'UNKNOWN' } },
+      { atMs: T0, kind: 'received', count: 1, bytes: 7, values: telemetryValues('UNKNOWN', 'UNKNOWN', 'UNKNOWN', 'UNKNOWN', 'UNKNOWN') },
+    ]);
+  });
+
+  it('counts a generic-form (Glean) submission by namespace and docType only: its channel is in the body', () => {
+    const glean: Submission = {
+      docId: '8f2bb6a4-5b7e-4d8c-9a1e-2f6c3d4b5a69',
+      path: 'firefox-desktop/baseline/1/8f2bb6a4-5b7e-4d8c-9a1e-2f6c3d4b5a69',
+      generic: { namespace: 'firefox-desktop', docType: 'baseline', docVersion: '1' },
+      receivedAtMs: T0 + 7,
+      clientHeaders: {},
+      body: Buffer.alloc(0),
+      bodyBytes: 321,
+    };
+    expect(messageEntries(schema, statsMessage([glean, submission('t', RELEASE, 5)]))).toEqual<CountEntry[]>([
+      { atMs: T0 + 7, kind: 'received', count: 1, bytes: 321, values: { namespace: 'firefox-desktop', docType: 'baseline' } },
+      { atMs: T0, kind: 'received', count: 1, bytes: 5, values: telemetryValues('saved-session', 'Firefox', '23.0.1', 'release', '20130814063812') },
     ]);
   });
 
@@ -71,7 +93,7 @@ describe('messageEntries (the entries of one stats message)', () => {
       properties: { messageId: 'legacy-1', headers: { path: `legacy-1/${RELEASE.join('/')}`, receivedAtMs: T0 + 3 }, contentType: undefined, contentEncoding: undefined },
     };
     expect(messageEntries(schema, legacy)).toEqual([
-      { atMs: T0 + 3, kind: 'received', count: 1, bytes: 10, values: { reason: 'saved-session', appName: 'Firefox', appVersion: '23.0.1', appUpdateChannel: 'release', appBuildID: '20130814063812' } },
+      { atMs: T0 + 3, kind: 'received', count: 1, bytes: 10, values: telemetryValues('saved-session', 'Firefox', '23.0.1', 'release', '20130814063812') },
     ]);
   });
 

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
-import { conversionEnvShape } from '@telemetry/shared/config/domain';
+import { conversionEnvShape, DEFAULT_GENERIC_SCHEMA_FILE } from '@telemetry/shared/config/domain';
 import { opsEnvShape, opsFromEnv, type OpsConfig } from '@telemetry/shared/config/ops';
 import { configFromEnv, type Env } from '@telemetry/shared/config/env';
 import { durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
@@ -9,6 +9,8 @@ import { durationMsField, integerField, sizeBytesField } from '@telemetry/shared
 const workersEnvSchema = z.object({
   ...topologyEnvShape,
   ...conversionEnvShape,
+  /** Allowed values of the generic layout (Glean pings), per namespace. */
+  GENERIC_SCHEMA_FILE: z.string().default(DEFAULT_GENERIC_SCHEMA_FILE),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   STORAGE_DIR: z.string().default('./var/storage'),
   ERRORS_DIR: z.string().default('./var/errors'),
@@ -59,6 +61,7 @@ export interface WorkersConfig extends OpsConfig {
   readonly storageDir: string;
   readonly errorsDir: string;
   readonly schemaFile: string;
+  readonly genericSchemaFile: string;
   readonly hgServer: string;
   readonly revisionCacheDir: string;
   readonly maxUncompressedBytes: number;
@@ -94,6 +97,7 @@ export function parseWorkersConfig(env: Env): WorkersConfig {
       storageDir: e.STORAGE_DIR,
       errorsDir: e.ERRORS_DIR,
       schemaFile: e.SCHEMA_FILE,
+      genericSchemaFile: e.GENERIC_SCHEMA_FILE,
       hgServer: e.HG_SERVER,
       revisionCacheDir: e.REVISION_CACHE_DIR,
       maxUncompressedBytes: e.MAX_UNCOMPRESSED,

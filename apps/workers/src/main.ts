@@ -9,6 +9,8 @@ import { createLogger } from '@telemetry/shared/logger';
 import { CONFIG_ERROR_EXIT_CODE, heapCapArgs, installPoolShutdown, parseConfigOrExit, startClusterPool } from '@telemetry/shared/process/cluster-pool';
 import { installShutdown } from '@telemetry/shared/process/shutdown';
 import { parseWorkersConfig } from './config.js';
+import { createWorkerMetrics } from './metrics.js';
+import { exposeWorkerProcess, startPoolOps } from './ops.js';
 import { startWorker } from './worker.js';
 import { WriterIdTakenError } from './writer-lock.js';
 
@@ -19,6 +21,7 @@ const logger = createLogger('worker');
 const config = parseConfigOrExit(parseWorkersConfig, logger);
 
 if (cluster.isPrimary && config.workers > 1) {
+  await startPoolOps(config, logger);
   const pool = startClusterPool({
     count: config.workers,
     logger,
@@ -32,8 +35,11 @@ if (cluster.isPrimary && config.workers > 1) {
   logger.info({ workers: config.workers }, 'worker pool started');
   installPoolShutdown(pool, logger, config.shutdownTimeoutMs);
 } else {
+  const metrics = createWorkerMetrics({ version: config.version });
+  const setReady = await exposeWorkerProcess(config, logger, metrics.registry);
   try {
-    const worker = await startWorker(config, logger);
+    const worker = await startWorker(config, logger, metrics);
+    setReady(() => worker.consumer.isConnected());
     installShutdown(logger, () => worker.stop(), { timeoutMs: config.shutdownTimeoutMs });
   } catch (error) {
     if (error instanceof WriterIdTakenError) {

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { createAppRegistry, type AppRegistryOptions } from '@telemetry/shared/metrics/registry';
 import type { BatchResult } from './stages/process-batch.js';
 
 export interface WorkerMetrics {
@@ -6,6 +7,8 @@ export interface WorkerMetrics {
   record(result: BatchResult): void;
   readonly transientFailures: Counter;
   readonly pendingCompressions: Gauge;
+  /** Wall time of each stage per batch (the other batch in hand runs during its awaits). */
+  readonly stageSeconds: Histogram<'stage'>;
 }
 
 const OUTCOME_LABELS = {
@@ -18,9 +21,8 @@ const OUTCOME_LABELS = {
   defer: 'deferred',
 } as const;
 
-export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
-  const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'telemetry_worker_' });
+export function createWorkerMetrics(options: AppRegistryOptions = {}): WorkerMetrics {
+  const registry = createAppRegistry('workers', options);
   const outcomes = new Counter({
     name: 'telemetry_worker_messages_total',
     help: 'Submissions handled, by outcome (stored, filed, duplicate, retried, dead_lettered, held: checked again later, deferred: to the next batch)',
@@ -43,6 +45,13 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     transientFailures: new Counter({
       name: 'telemetry_worker_transient_failures_total',
       help: 'Batches that could not be persisted and were retried (disk, Redis)',
+      registers: [registry],
+    }),
+    stageSeconds: new Histogram({
+      name: 'telemetry_worker_stage_duration_seconds',
+      help: 'Time a batch spent in each stage (decode, claim, convert, persist, route), wall clock',
+      labelNames: ['stage'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
     pendingCompressions: new Gauge({

@@ -1,23 +1,24 @@
 /**
  * Workers report what they persisted and filed to the realtime counters
- * (SPEC 6): persisted records by the converted ping's info, errors by type
- * and by the URL's dimensions. Best effort: a Redis hiccup costs a count,
+ * (SPEC 6): persisted records by the converted ping's info (a Glean ping's by
+ * namespace, docType and channel), errors by type and by the URL's dimensions. Best effort: a Redis hiccup costs a count,
  * never an acknowledgement.
  */
 import { urlDimensionsFromPath } from '@telemetry/shared/amqp/wire-codec';
 import type { DimensionSchema } from '@telemetry/shared/dimensions/schema';
 import type { CountEntry, RedisCounterStore } from '@telemetry/shared/stats/counter-store';
-import { statsValues } from '@telemetry/shared/stats/dimensions';
+import { genericStatsValues, statsValues } from '@telemetry/shared/stats/dimensions';
 import type { Logger } from 'pino';
 import type { BatchResult } from './stages/process-batch.js';
 
-export function outcomeEntries(outcome: BatchResult, schema: DimensionSchema, nowMs: number): CountEntry[] {
+function outcomeEntries(outcome: BatchResult, schema: DimensionSchema, nowMs: number): CountEntry[] {
   const entries: CountEntry[] = [];
   for (const record of outcome.stored) {
-    entries.push({ atMs: nowMs, kind: 'persisted', values: statsValues(schema, record.info), count: 1 });
+    entries.push({ atMs: nowMs, kind: 'persisted', values: record.generic ? genericStatsValues(record.generic) : statsValues(schema, record.info), count: 1 });
   }
   for (const filed of outcome.filed) {
-    entries.push({ atMs: nowMs, kind: 'error', errorType: filed.type, values: statsValues(schema, urlDimensionsFromPath(filed.path)), count: 1 });
+    const values = filed.generic ? genericStatsValues(filed.generic) : statsValues(schema, urlDimensionsFromPath(filed.path));
+    entries.push({ atMs: nowMs, kind: 'error', errorType: filed.type, values, count: 1 });
   }
   return entries;
 }

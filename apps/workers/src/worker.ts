@@ -4,12 +4,12 @@
  * pool in main.ts. Graceful shutdown: stop consuming, finish the batch in
  * hand, acknowledge, finish and compress files, exit 0.
  */
-import { serve, type ServerType } from '@hono/node-server';
-import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import path from 'node:path';
 import { convertDecoded, type ConversionContext } from '@telemetry/shared/conversion/submission';
 import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
+import { convertGenericDecoded } from '@telemetry/shared/glean/convert-glean';
+import { GenericSchemas } from '@telemetry/shared/glean/generic-schema';
 import { createRedis } from '@telemetry/shared/redis';
 import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
 import { ErrorStoreWriter } from '@telemetry/shared/storage/error-store';
@@ -34,11 +34,11 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-export async function startWorker(config: WorkersConfig, logger: Logger): Promise<RunningWorker> {
+/** `metrics`: this process's (main.ts serves them on METRICS_PORT, or hands them to the pool primary). */
+export async function startWorker(config: WorkersConfig, logger: Logger, metrics: WorkerMetrics = createWorkerMetrics({ version: config.version })): Promise<RunningWorker> {
   const writerId = writerIdFor(config);
   const log = logger.child({ writerId });
   const unlock = await lockWriterId(config.storageDir, writerId);
-  const metrics = createWorkerMetrics();
 
   // COMPRESSION_NICE 0: compress in this process; else in a child at that much lower CPU priority.
   const compressor = config.compressionNice > 0 ? new LowPriorityCompressor(config.compressionNice) : undefined;
@@ -56,6 +56,7 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
   log.info({ recovered }, 'finished files left by an earlier run of this writer');
 
   const schema = await loadDimensionSchema(config.schemaFile);
+  const genericSchemas = await GenericSchemas.load(config.genericSchemaFile);
   const context: ConversionContext = {
     revisions: new RevisionCache({ hgServer: config.hgServer, cacheDir: config.revisionCacheDir, logger: log }),
     schema,
@@ -101,13 +102,16 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
         claimJournal: { record: (keys) => claims.file.write(keys) },
         dedupTtlMs: config.dedupTtlMs,
         maxAttempts: config.retryMaxAttempts,
-        convert: (submission, bytes) => convertDecoded(submission, bytes, context),
+        // The telemetry form is converted (Histograms.json); the generic form (Glean) is stored as sent, in its own layout.
+        convert: async (submission, bytes) =>
+          submission.generic ? convertGenericDecoded({ docId: submission.docId, receivedAtMs: submission.receivedAtMs, generic: submission.generic }, bytes, genericSchemas) : convertDecoded(submission, bytes, context),
         maxUncompressedBytes: config.maxUncompressedBytes,
         maxDecodedBytes: config.batch.maxBytes,
         journal,
         storage,
         errorStore,
         logger: log,
+        timeStage: (stage, seconds) => metrics.stageSeconds.observe({ stage }, seconds),
       }),
     onResult: (result) => {
       metrics.record(result);
@@ -128,16 +132,6 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
     Math.max(250, Math.min(10_000, config.maxFileAgeMs / 4)),
   );
 
-  let metricsServer: ServerType | undefined;
-  if (config.metricsPort !== undefined) {
-    const app = new Hono();
-    app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
-    app.get('/ready', (c) => (consumer.isConnected() ? c.text('Ready') : c.text('Not connected', 503)));
-    // Liveness: the process answers; a broker outage must not get workers restarted.
-    app.get('/status', (c) => c.text('OK'));
-    metricsServer = serve({ fetch: app.fetch, port: config.metricsPort + config.slot, hostname: config.metricsHost });
-  }
-
   return {
     writerId,
     consumer,
@@ -151,7 +145,6 @@ export async function startWorker(config: WorkersConfig, logger: Logger): Promis
       await Promise.all([storage.close(), errorStore.close()]);
       compressor?.close();
       redis.disconnect();
-      metricsServer?.close();
       journal.close();
       claims.file.close();
       await unlock();

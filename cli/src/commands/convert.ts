@@ -21,7 +21,7 @@ interface ConvertOptions {
 }
 
 /** Error type written on stderr for records whose revision server could not answer (retry them). */
-export const TRANSIENT_ERROR_LABEL = 'revision_unavailable';
+const TRANSIENT_ERROR_LABEL = 'revision_unavailable';
 
 export function registerConvert(program: Command): void {
   program
@@ -64,7 +64,7 @@ async function buildContext(options: ConvertOptions): Promise<{ context: Convers
   return { context: { revisions, schema, maxUncompressedBytes: env.MAX_UNCOMPRESSED }, receivedAtMs };
 }
 
-export async function runConvert(
+async function runConvert(
   options: ConvertOptions,
   input: NodeJS.ReadableStream,
   output: NodeJS.WritableStream,

@@ -22,7 +22,7 @@ interface ReplayOptions {
 }
 
 /** Key of the non-record lines in the printed counts. */
-export const INVALID_LINE = 'invalid_line';
+const INVALID_LINE = 'invalid_line';
 /** Failures listed one by one on stderr; beyond that only counted (a dead gateway fails every record). */
 const MAX_LISTED_FAILURES = 20;
 
@@ -60,7 +60,7 @@ function sendOptions(options: ReplayOptions): SendOptions {
 }
 
 /** Runs a replay; resolves to the exit code (0: every record got a 2xx). */
-export async function runReplay(files: readonly string[], options: ReplayOptions): Promise<number> {
+async function runReplay(files: readonly string[], options: ReplayOptions): Promise<number> {
   const send = sendOptions(options);
   const concurrency = integerOption('--concurrency', options.concurrency, 8, 1, 1_000);
   for (const file of files) {

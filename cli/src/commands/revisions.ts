@@ -68,7 +68,7 @@ function failure(error: unknown): { outcome: WarmOutcome; detail: string } {
 }
 
 /** Warms every revision, one at a time (each outcome is then known from the cache's counters). */
-export async function runWarm(urls: string[], options: WarmOptions, output: NodeJS.WritableStream): Promise<number> {
+async function runWarm(urls: string[], options: WarmOptions, output: NodeJS.WritableStream): Promise<number> {
   const env = parseEnv(z.object(conversionEnvShape), process.env);
   const hgServer = options.hgServer ?? env.HG_SERVER;
   if (!/^https?:\/\//.test(hgServer) || !URL.canParse(hgServer)) throw new UsageError(`--hg-server must be an http(s) URL, got "${hgServer}"`);

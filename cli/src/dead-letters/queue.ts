@@ -14,9 +14,6 @@ import type { Topology } from '@telemetry/shared/amqp/topology';
 import { decodeMessage, MalformedMessageError } from '@telemetry/shared/amqp/wire-codec';
 import { ATTEMPTS_HEADER, DEAD_LETTER_REASON_HEADER, DEAD_LETTERED_AT_HEADER, LAST_ERROR_HEADER } from '@telemetry/shared/amqp/headers';
 
-/** The headers the workers set (defined in shared: the CLI does not import the workers app). */
-export { ATTEMPTS_HEADER, DEAD_LETTER_REASON_HEADER, DEAD_LETTERED_AT_HEADER, LAST_ERROR_HEADER };
-
 /**
  * Dropped on replay so the message starts over with a full set of retries.
  * RabbitMQ's own history goes too: its dead-letter record (x-death, set by
@@ -45,7 +42,7 @@ export class DeadLetterError extends Error {
 }
 
 /** DocIds listed per message: a batch may carry hundreds, the summary is for a person. */
-export const DOC_IDS_SHOWN = 5;
+const DOC_IDS_SHOWN = 5;
 
 export interface DeadLetterSummary {
   /** The first submission's docId and path ('' when the message has none). */

@@ -71,7 +71,7 @@ function sniffCodec(bytes: Buffer): Codec {
   return 'none';
 }
 
-export async function detectFormat(file: string): Promise<FileFormat> {
+async function detectFormat(file: string): Promise<FileFormat> {
   return (await head(file))[0] === RECORD_SEPARATOR ? 'packed' : 'lines';
 }
 

@@ -37,7 +37,7 @@ export type Settlement = { readonly kind: 'ack' } | { readonly kind: 'requeue' }
 
 export const ACK: Settlement = { kind: 'ack' };
 export const REQUEUE: Settlement = { kind: 'requeue' };
-export const REJECT: Settlement = { kind: 'reject' };
+const REJECT: Settlement = { kind: 'reject' };
 
 export interface BatchingConsumerOptions<Item> {
   readonly url: string;

@@ -134,7 +134,7 @@ export class AmqpConnection {
  * A 10 s heartbeat unless the URL sets one: a broker that stalls without
  * closing the socket is noticed in ~20 s instead of amqplib's 60 s default.
  */
-export function withHeartbeat(url: string, seconds = 10): string {
+function withHeartbeat(url: string, seconds = 10): string {
   if (/[?&]heartbeat=/.test(url)) return url;
   return `${url}${url.includes('?') ? '&' : '?'}heartbeat=${seconds}`;
 }

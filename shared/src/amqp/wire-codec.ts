@@ -9,8 +9,10 @@
  *
  *   "TLB" 0x01 | count | count × ( metaLength | meta (UTF-8 JSON) | bodyLength | body )
  *
- * `meta` is a {@link WireMeta}: docId, the path as sent, the URL dimensions,
- * receive time, content encoding, forwarded headers, client IP, body size.
+ * `meta` is a {@link WireMeta}: docId, the path as sent, the URL dimensions
+ * (telemetry form) or the generic form's namespace, docType and docVersion,
+ * receive time, method, content encoding, forwarded headers, query string,
+ * client IP, body size.
  * The persist queue gets the bodies; the stats queue gets the same framing
  * with empty bodies (stats counts metadata only, so a flood of big bodies
  * cannot fill the broker's disk through the stats queue).
@@ -19,14 +21,21 @@
  * AMQP headers; still in dead-letter queues after an upgrade) are read too.
  */
 import type { MessageProperties, Options } from 'amqplib';
+import type { GenericForm } from '../generic-form.js';
 
 /** Dimension fields of the 6-component URL form, in URL order (SPEC 2). */
 export const URL_DIMENSION_FIELDS = ['reason', 'appName', 'appVersion', 'appUpdateChannel', 'appBuildID'] as const;
 export type UrlDimensionField = (typeof URL_DIMENSION_FIELDS)[number];
 export type UrlDimensions = Readonly<Record<UrlDimensionField, string>>;
 
-/** Request headers carried as metadata (SPEC 2), keyed by their lower-case name. */
+/**
+ * Request headers carried as metadata, keyed by their lower-case name: the
+ * edge specification's list (gcp-ingestion's metadata headers plus
+ * X-Foxsec-IP-Reputation). The gateway forwards `x-forwarded-for` only when
+ * STORE_CLIENT_IP is on: it holds client addresses.
+ */
 export const FORWARDED_HEADERS = [
+  'content-length',
   'date',
   'dnt',
   'x-pingsender-version',
@@ -37,6 +46,7 @@ export const FORWARDED_HEADERS = [
   'x-pipeline-proxy',
   'x-foxsec-ip-reputation',
   'x-lb-tags',
+  'x-forwarded-for',
 ] as const;
 export type ForwardedHeader = (typeof FORWARDED_HEADERS)[number];
 export type ClientHeaders = Readonly<Partial<Record<ForwardedHeader, string>>>;
@@ -44,10 +54,18 @@ export type ClientHeaders = Readonly<Partial<Record<ForwardedHeader, string>>>;
 /** One accepted submission, as the gateway saw it. */
 export interface Submission {
   readonly docId: string;
-  /** The URL path after `/submit/telemetry/`, as sent. */
+  /**
+   * The URL path as sent, after `/submit/telemetry/` (telemetry form) or after
+   * `/submit/` (generic form: `<namespace>/<docType>/<docVersion>/<docId>`).
+   */
   readonly path: string;
+  /** Telemetry form, 6-component URL only. */
   readonly urlDimensions?: UrlDimensions | undefined;
+  /** Generic form only (undefined: the telemetry form). */
+  readonly generic?: GenericForm | undefined;
   readonly receivedAtMs: number;
+  /** `POST` or `PUT` (absent in messages written before it was carried). */
+  readonly method?: string | undefined;
   readonly contentEncoding?: string | undefined;
   readonly clientHeaders: ClientHeaders;
   readonly clientIp?: string | undefined;
@@ -75,6 +93,9 @@ interface WireMeta {
   t: number;
   n: number;
   d?: string[];
+  /** Generic form: [namespace, docType, docVersion]. */
+  g?: string[];
+  m?: string;
   e?: string;
   h?: Record<string, string>;
   ip?: string;
@@ -84,6 +105,8 @@ interface WireMeta {
 function metaOf(submission: Submission): WireMeta {
   const meta: WireMeta = { id: submission.docId, p: submission.path, t: submission.receivedAtMs, n: submission.bodyBytes };
   if (submission.urlDimensions) meta.d = URL_DIMENSION_FIELDS.map((field) => submission.urlDimensions?.[field] ?? '');
+  if (submission.generic) meta.g = [submission.generic.namespace, submission.generic.docType, submission.generic.docVersion];
+  if (submission.method !== undefined) meta.m = submission.method;
   if (submission.contentEncoding !== undefined) meta.e = submission.contentEncoding;
   let headers: Record<string, string> | undefined;
   for (const [name, value] of Object.entries(submission.clientHeaders)) {
@@ -211,11 +234,14 @@ function parseMeta(metaBytes: Buffer, body: Buffer): Submission | { submission: 
   const docId = typeof meta.id === 'string' ? meta.id : '';
   const path = typeof meta.p === 'string' ? meta.p : '';
   const receivedAtMs = typeof meta.t === 'number' && Number.isFinite(meta.t) ? meta.t : Number.NaN;
+  const generic = genericOf(meta.g);
   const submission: Submission = {
     docId,
     path,
     urlDimensions: dimensionsOf(meta.d),
+    generic,
     receivedAtMs,
+    method: typeof meta.m === 'string' ? meta.m : undefined,
     contentEncoding: typeof meta.e === 'string' ? meta.e : undefined,
     clientHeaders: headersOf(meta.h),
     clientIp: typeof meta.ip === 'string' ? meta.ip : undefined,
@@ -223,7 +249,16 @@ function parseMeta(metaBytes: Buffer, body: Buffer): Submission | { submission: 
     body,
     bodyBytes: typeof meta.n === 'number' ? meta.n : body.length,
   };
-  const reason = docId === '' ? 'submission has no docId' : typeof meta.p !== 'string' ? 'submission has no path' : Number.isNaN(receivedAtMs) ? 'submission has no receive time' : undefined;
+  const reason =
+    docId === ''
+      ? 'submission has no docId'
+      : typeof meta.p !== 'string'
+        ? 'submission has no path'
+        : Number.isNaN(receivedAtMs)
+          ? 'submission has no receive time'
+          : meta.g !== undefined && generic === undefined
+            ? 'submission has a malformed generic form'
+            : undefined;
   if (reason === undefined) return submission;
   return { submission: { ...submission, receivedAtMs: Number.isNaN(receivedAtMs) ? Date.now() : receivedAtMs }, reason };
 }
@@ -232,6 +267,12 @@ function dimensionsOf(value: unknown): UrlDimensions | undefined {
   if (!Array.isArray(value) || value.length !== URL_DIMENSION_FIELDS.length || !value.every((v) => typeof v === 'string')) return undefined;
   const [reason = '', appName = '', appVersion = '', appUpdateChannel = '', appBuildID = ''] = value;
   return { reason, appName, appVersion, appUpdateChannel, appBuildID };
+}
+
+function genericOf(value: unknown): GenericForm | undefined {
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => typeof v === 'string')) return undefined;
+  const [namespace = '', docType = '', docVersion = ''] = value;
+  return { namespace, docType, docVersion };
 }
 
 function headersOf(value: unknown): ClientHeaders {

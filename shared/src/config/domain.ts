@@ -9,6 +9,9 @@ const SHARED_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 /** The production dimension schema of 2013-2015, shipped with the project. */
 export const DEFAULT_SCHEMA_FILE = path.join(SHARED_DIR, 'schema', 'telemetry_schema.json');
 
+/** The allowed values of the generic layout (Glean pings), per namespace, shipped with the project. */
+export const DEFAULT_GENERIC_SCHEMA_FILE = path.join(SHARED_DIR, 'schema', 'generic_schema.json');
+
 /** Variables every app that converts pings reads (SPEC 8). */
 export const conversionEnvShape = {
   HG_SERVER: z.url().default('https://hg.mozilla.org'),

@@ -12,7 +12,7 @@ const SIZE_UNITS_BYTES: Record<string, number> = {
 };
 
 /** "300ms", "30s", "5m", "24h", "2d" or a bare number of milliseconds. */
-export function parseDurationMs(text: string): number | undefined {
+function parseDurationMs(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
   if (!match) return undefined;
   const unit = (match[2] ?? 'ms').toLowerCase();
@@ -21,7 +21,7 @@ export function parseDurationMs(text: string): number | undefined {
 }
 
 /** "10MiB", "64 MiB", "1KB", or a bare number of bytes. */
-export function parseSizeBytes(text: string): number | undefined {
+function parseSizeBytes(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(text);
   if (!match) return undefined;
   const factor = SIZE_UNITS_BYTES[(match[2] ?? 'b').toLowerCase()];

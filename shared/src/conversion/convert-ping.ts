@@ -246,7 +246,7 @@ function finish(
  * null), and non-JSON values. Iterative so the check itself cannot overflow;
  * `skip` is the freshly converted histograms, safe by construction.
  */
-function assertStorable(root: Record<string, unknown>, skip: object | undefined): void {
+export function assertStorable(root: Record<string, unknown>, skip: object | undefined): void {
   const stack: object[] = [root];
   const depths: number[] = [1];
   for (let value = stack.pop(); value !== undefined; value = stack.pop()) {

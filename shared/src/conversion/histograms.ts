@@ -83,7 +83,7 @@ function statisticValue(name: string, histogram: Record<string, unknown>, statis
 }
 
 /** One submitted histogram in its compact form; throws PingError('conversion_error'). */
-export function convertHistogram(name: string, submitted: unknown, definition: CompiledHistogram): number[] {
+function convertHistogram(name: string, submitted: unknown, definition: CompiledHistogram): number[] {
   if (!isPlainObject(submitted)) {
     throw conversionError(`histogram ${quote(name)} is ${describe(submitted)}, not an object`);
   }

@@ -9,21 +9,21 @@
  */
 
 /** Thrown (one shared instance, no stack capture per use) to leave the fast path. */
-export class ScanBail extends Error {
+class ScanBail extends Error {
   override readonly name = 'ScanBail';
 }
 export const SCAN_BAIL = new ScanBail('not in the shape the conversion fast path handles');
 
 /** Deeper values are left to the general path (and its depth check). */
-export const MAX_SKIP_DEPTH = 64;
+const MAX_SKIP_DEPTH = 64;
 
 export const QUOTE = 0x22;
-export const BACKSLASH = 0x5c;
+const BACKSLASH = 0x5c;
 export const COMMA = 0x2c;
 export const COLON = 0x3a;
 export const MINUS = 0x2d;
 export const DIGIT_0 = 0x30;
-export const DIGIT_1 = 0x31;
+const DIGIT_1 = 0x31;
 export const DIGIT_9 = 0x39;
 export const LBRACE = 0x7b;
 export const RBRACE = 0x7d;

@@ -33,6 +33,11 @@ export interface ConvertedRecord {
   readonly fileStem: string;
   readonly droppedHistograms: readonly string[];
   readonly convertedHistograms: number;
+  /**
+   * Generic-form records only (Glean pings, stored in the generic layout): the
+   * URL's fields and the channel as stored, which realtime stats count by.
+   */
+  readonly generic?: { readonly namespace: string; readonly docType: string; readonly docVersion: string; readonly channel: string } | undefined;
 }
 
 /** A submission's body decoded, with the digest that identifies its document for deduplication. */

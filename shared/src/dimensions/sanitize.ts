@@ -6,7 +6,7 @@
 
 const UNSAFE = /[^A-Za-z0-9_.]/g;
 /** What `.`, `..` and the empty string become: names that are not a place. */
-export const EMPTY_OR_DOT_REPLACEMENT = '_';
+const EMPTY_OR_DOT_REPLACEMENT = '_';
 /**
  * Longest value kept. A file name is at most 255 bytes and the file name also
  * holds the date, format, writer id and sequence; without a cap a long client

@@ -97,8 +97,3 @@ export async function loadDimensionSchema(file: string): Promise<DimensionSchema
   }
   return parseDimensionSchema(json, name);
 }
-
-/** Index of a dimension by field name, or -1. */
-export function dimensionIndex(schema: DimensionSchema, fieldName: string): number {
-  return schema.dimensions.findIndex((d) => d.field_name === fieldName);
-}

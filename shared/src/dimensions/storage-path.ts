@@ -4,12 +4,11 @@ import type { DimensionSchema } from './schema.js';
 import { sanitizeDimensionValue } from './sanitize.js';
 
 /** The dimension filled from the receive time rather than from `info`. */
-export const SUBMISSION_DATE_FIELD = 'submission_date';
+const SUBMISSION_DATE_FIELD = 'submission_date';
 /** Storage format version of every record this system writes (SPEC 4.4). */
 export const STORAGE_FORMAT_VERSION = 'v2';
 /** Compressions of finished files (SPEC 5) and of the 2013 archives (`lzma`). */
-export const STORAGE_COMPRESSIONS = ['gz', 'zst', 'xz', 'lzma'] as const;
-export type StorageCompression = (typeof STORAGE_COMPRESSIONS)[number];
+export type StorageCompression = 'gz' | 'zst' | 'xz' | 'lzma';
 
 /** A ping's raw value for a field, as text; undefined when it has none. */
 function rawValue(info: Record<string, unknown>, field: string): string | undefined {
@@ -59,9 +58,33 @@ export function storageLocation(dims: readonly string[]): { dir: string; fileSte
   return { dir, fileStem };
 }
 
+/**
+ * The top-level directory of the generic-form layout (Glean pings), beside the
+ * telemetry layout in STORAGE_DIR. It holds a `-`, which sanitizeDimensionValue
+ * never leaves in a value, so no telemetry dimension value can ever name it.
+ */
+export const GENERIC_LAYOUT_DIR = 'generic-pings';
+
+/**
+ * The dimensions of the generic layout, in storage order: namespace, docType
+ * and docVersion from the URL, channel and version from the ping
+ * (`client_info.app_channel`, `client_info.app_display_version`), then the
+ * receive date. Stored as
+ * `generic-pings/<namespace>/<docType>/<docVersion>/<channel>/<version>.<date>.v2.<writerId>.log`.
+ */
+export const GENERIC_DIMENSIONS = ['namespace', 'docType', 'docVersion', 'channel', 'version', SUBMISSION_DATE_FIELD] as const;
+
+/** Where a generic-form record with these (GENERIC_DIMENSIONS-ordered) values is stored: storageLocation under GENERIC_LAYOUT_DIR. */
+export function genericStorageLocation(dims: readonly string[]): { dir: string; fileStem: string } {
+  if (dims.length !== GENERIC_DIMENSIONS.length) throw new RangeError(`a generic storage location needs ${GENERIC_DIMENSIONS.length} dimension values, got ${dims.length}`);
+  const { dir, fileStem } = storageLocation(dims);
+  return { dir: `${GENERIC_LAYOUT_DIR}/${dir}`, fileStem };
+}
+
 // Writer ids and sequences must not contain `.` (the field separator).
 const WRITER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const SEQUENCE = /^\d{1,12}$/;
+// The writer's sequences are millisecond times, 13 digits (names.ts), with room to grow.
+const SEQUENCE = /^\d{1,17}$/;
 
 /**
  * A storage file name: `<fileStem>.<writerId>.log` while written, and
@@ -95,7 +118,7 @@ export interface StorageFileName {
 
 // X.Y.vN[.writer[.seq]].log[.gz|.zst|.xz|.lzma]
 const OUR_NAME =
-  /^([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\.(v\d+)(?:\.([A-Za-z0-9_-]{1,64})(?:\.(\d{1,12}))?)?\.(log(?:\.(?:gz|zst|xz|lzma))?)$/;
+  /^([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\.(v\d+)(?:\.([A-Za-z0-9_-]{1,64})(?:\.(\d{1,17}))?)?\.(log(?:\.(?:gz|zst|xz|lzma))?)$/;
 // 2013 archive names as uploaded to S3: X.Y.vN.log.<uuid hex>.lzma
 const UPLOADED_2013_NAME = /^([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)\.(v\d+)\.log\.([0-9a-f]{32})\.lzma$/;
 

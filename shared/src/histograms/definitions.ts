@@ -66,7 +66,7 @@ function shapeOf(name: string, kind: HistogramKind, definition: RawDefinition): 
 }
 
 /** Compiles one histogram's definition; throws DefinitionError naming it when invalid. */
-export function compileHistogram(name: string, definition: unknown): CompiledHistogram {
+function compileHistogram(name: string, definition: unknown): CompiledHistogram {
   if (!isPlainObject(definition)) throw new DefinitionError('definition is not an object', name);
   if (!Object.hasOwn(definition, 'kind')) throw new DefinitionError('missing kind', name);
   const kind = definition.kind;

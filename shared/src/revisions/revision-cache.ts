@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { parseRevisionUrl, revisionKey, type RevisionRef } from './revision-url.js';
 import type { RevisionSource } from './types.js';
 
-export const HISTOGRAMS_PATH = 'toolkit/components/telemetry/Histograms.json';
+const HISTOGRAMS_PATH = 'toolkit/components/telemetry/Histograms.json';
 const CACHE_FILE_NAME = 'Histograms.json';
 
 export interface RevisionCacheOptions {
@@ -135,15 +135,44 @@ export class RevisionCache implements RevisionSource {
     return pending;
   }
 
+  /**
+   * A revision's Histograms.json as parsed JSON (descriptions and every other
+   * field, numbers as written), for those who publish definitions (the
+   * MapReduce dashboard job). Loaded as get() loads it, with the same errors;
+   * the text comes from the disk cache, or from the server again when the
+   * disk cache could not keep it.
+   */
+  async getSource(revisionUrl: string): Promise<unknown> {
+    await this.get(revisionUrl);
+    const ref = parseRevisionUrl(revisionUrl);
+    const text = await readFile(this.cacheFile(ref), 'utf8').catch(() => undefined);
+    if (text !== undefined) {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        // Damaged since it was saved: the server has it.
+      }
+    }
+    return JSON.parse(await this.fetchText(this.fileUrl(ref), revisionKey(ref))) as unknown;
+  }
+
+  private cacheFile(ref: RevisionRef): string {
+    return path.join(this.cacheDir, ...ref.repo.split('/'), ref.revision, CACHE_FILE_NAME);
+  }
+
+  private fileUrl(ref: RevisionRef): string {
+    return `${this.hgServer}/${ref.repo}/raw-file/${ref.revision}/${HISTOGRAMS_PATH}`;
+  }
+
   private async load(ref: RevisionRef, key: string): Promise<HistogramDefinitions> {
-    const file = path.join(this.cacheDir, ...ref.repo.split('/'), ref.revision, CACHE_FILE_NAME);
+    const file = this.cacheFile(ref);
     const fromDisk = await this.readDisk(file, key);
     if (fromDisk !== undefined) {
       this.stats.diskHits += 1;
       this.memory.set(key, fromDisk);
       return fromDisk;
     }
-    const url = `${this.hgServer}/${ref.repo}/raw-file/${ref.revision}/${HISTOGRAMS_PATH}`;
+    const url = this.fileUrl(ref);
     const text = await this.fetchText(url, key);
     let definitions: HistogramDefinitions;
     try {

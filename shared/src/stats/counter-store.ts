@@ -84,7 +84,9 @@ export class RedisCounterStore {
       const bytes = entry.bytes ?? 0;
       add(sums.totals, `${kind}\u0000${entry.errorType ?? ''}`, entry.count, bytes);
       for (let d = 0; d < STATS_DIMENSIONS.length; d += 1) {
-        add(sums.values, `${kind}\u0000${d + 1}\u0000${entry.values[STATS_DIMENSIONS[d] as StatsDimension]}`, entry.count, bytes);
+        const value = entry.values[STATS_DIMENSIONS[d] as StatsDimension];
+        // A dimension the entry does not have (a Glean ping has no appName) is not counted.
+        if (value !== undefined) add(sums.values, `${kind}\u0000${d + 1}\u0000${value}`, entry.count, bytes);
       }
     }
     const { prefix, retentionMs, maxValuesPerMinute } = this.options;

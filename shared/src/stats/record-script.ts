@@ -12,12 +12,15 @@
  *   <p>:<m>:b:<dim>      HASH value -> bytes received
  *   <p>:<m>:v:<dim>      SET  admitted values (the cap)
  */
+import { STATS_DIMENSIONS } from './dimensions.js';
+
+// The dimension names come from STATS_DIMENSIONS (the record call sends their 1-based index).
 export const RECORD_SCRIPT = `
 local prefix = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local base = prefix .. ':' .. ARGV[4]
-local dims = {'reason', 'appName', 'appVersion', 'appUpdateChannel', 'appBuildID'}
+local dims = {${STATS_DIMENSIONS.map((d) => `'${d}'`).join(', ')}}
 local touched = {}
 local admitted = {}
 local function admit(d, value)
@@ -52,7 +55,7 @@ for _ = 1, tonumber(ARGV[5]) do
   end
   i = i + 4
 end
--- then per dimension value: kind, dimension index (1-5), value, count, bytes
+-- then per dimension value: kind, dimension index (1-8, STATS_DIMENSIONS order), value, count, bytes
 while i <= #ARGV do
   local kind = ARGV[i]
   local d = tonumber(ARGV[i + 1])

@@ -23,7 +23,9 @@ export type CompressionReply = { readonly id: number; readonly dst: string } | {
 
 const CHILD = fileURLToPath(new URL('./compression-child.ts', import.meta.url));
 /** The TypeScript loader, for a child of a process that got it some other way (e.g. a test runner). */
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+// `require.resolve('…')` spelled out so that the dependency check (knip) sees the package.
+const require = createRequire(import.meta.url);
+const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 
 export class LowPriorityCompressor {
   private child: ChildProcess | undefined;

@@ -5,6 +5,9 @@
  * exactly like storage.
  *
  * One line each: `<docId>\t<JSON {type, message, path, receivedAt, body}>`.
+ * - `path` is the URL path as sent after `/submit/telemetry/` (telemetry
+ *   form) or after `/submit/` (generic form, whose records also carry
+ *   `namespace`, `docType` and `docVersion`).
  * - `receivedAt` is an ISO 8601 UTC string (e.g. "2013-09-10T06:38:12.000Z"):
  *   these files are read by people investigating bad input, and ISO is
  *   unambiguous to people and parsers alike.
@@ -15,6 +18,7 @@
  *   newline included) become '_', and an empty one becomes '_'.
  */
 import { isPingErrorType, type PingErrorType } from '../errors.js';
+import type { GenericForm } from '../generic-form.js';
 import { PartitionedWriter } from './writer.js';
 import type { PartitionedWriterOptions, RecoveryReport, WriterCounters } from './types.js';
 
@@ -23,6 +27,8 @@ export interface ErrorEntry {
   type: PingErrorType;
   message: string;
   path: string;
+  /** Generic-form submissions only. */
+  generic?: GenericForm | undefined;
   receivedAtMs: number;
   body: Uint8Array;
 }
@@ -32,6 +38,9 @@ export interface ErrorRecordJson {
   type: PingErrorType;
   message: string;
   path: string;
+  namespace?: string;
+  docType?: string;
+  docVersion?: string;
   receivedAt: string;
   body: string;
   bodyEncoding?: 'base64';
@@ -56,6 +65,7 @@ export function formatErrorLine(entry: ErrorEntry): string {
     type: entry.type,
     message: entry.message,
     path: entry.path,
+    ...(entry.generic ? { namespace: entry.generic.namespace, docType: entry.generic.docType, docVersion: entry.generic.docVersion } : {}),
     receivedAt: new Date(entry.receivedAtMs).toISOString(),
     body: '',
   };

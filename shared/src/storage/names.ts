@@ -88,7 +88,7 @@ export function resolveTarget(rootAbs: string, writerId: string, dir: string, fi
   return { dirAbs, base, activePath: path.join(dirAbs, `${base}.log`) };
 }
 
-export function formatSeq(seq: number): string {
+function formatSeq(seq: number): string {
   return String(Math.max(0, Math.floor(seq))).padStart(13, '0');
 }
 

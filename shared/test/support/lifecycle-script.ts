@@ -39,7 +39,7 @@ if (mode === 'crashing-pool' || mode === 'stubborn-pool') {
   say({ parent: process.pid, child: child.pid });
   setInterval(() => undefined, 1_000);
 } else if (mode === 'child') {
-  installShutdown(silentLogger, async () => say({ stopped: process.pid }), { timeoutMs: 5_000, parentCheckMs: 50 });
+  installShutdown(silentLogger, () => Promise.resolve(say({ stopped: process.pid })), { timeoutMs: 5_000, parentCheckMs: 50 });
   say({ ready: process.pid });
   setInterval(() => undefined, 1_000);
 } else if (mode === 'hanging') {

@@ -1,5 +1,4 @@
-/** The histogram of SPEC 4.2 and its converted form. */
-export const SPEC_HISTOGRAM_NAME = 'DOM_TIMERS_FIRED_PER_NATIVE_TIMEOUT';
+// The histogram of SPEC 4.2 (DOM_TIMERS_FIRED_PER_NATIVE_TIMEOUT) and its converted form.
 
 /** The submitted histogram, fresh for each use (tests mutate it). */
 export const specSubmittedHistogram = (): Record<string, unknown> => ({

@@ -1,12 +1,12 @@
 /**
  * POST/PUT /submit/telemetry/{docId}[/{reason}/{appName}/{appVersion}/{appUpdateChannel}/{appBuildID}]
- * The body is forwarded as received (never parsed here); 200 only once
- * RabbitMQ confirmed it. Every 4xx is final for clients, so 4xx only for
- * requests that can never succeed (SPEC 2).
+ * and the generic form POST/PUT /submit/{namespace}/{docType}/{docVersion}/{docId}
+ * (which form a path is: submit-path.ts). The body is forwarded as received
+ * (never parsed here); 200 only once RabbitMQ confirmed it. Every 4xx is
+ * final for clients, so 4xx only for requests that can never succeed (SPEC 2).
  */
 import type { Context } from 'hono';
-import { FORWARDED_HEADERS, urlDimensionsFromPath, type ForwardedHeader, type Submission } from '@telemetry/shared/amqp/wire-codec';
-import { isValidDocId } from '@telemetry/shared/doc-id';
+import { FORWARDED_HEADERS, type ForwardedHeader, type Submission } from '@telemetry/shared/amqp/wire-codec';
 import { TransientError } from '@telemetry/shared/errors';
 import type { GatewayConfig } from '../config.js';
 import { incomingRequest, targetPath, targetQuery, type IncomingRequest } from '../incoming.js';
@@ -14,8 +14,9 @@ import { clientAddress } from '../client-ip.js';
 import { HttpError } from '../http-error.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { SubmissionSink } from '../submission-sink.js';
+import { parseSubmitPath } from './submit-path.js';
 
-export const SUBMIT_PREFIX = '/submit/telemetry/';
+export { SUBMIT_ROOT } from './submit-path.js';
 
 export interface SubmitDependencies {
   readonly config: GatewayConfig;
@@ -45,29 +46,24 @@ export function createSubmitHandler(deps: SubmitDependencies) {
 
   async function handle(c: Context): Promise<Response> {
     const request = incomingRequest(c);
-    const fullPath = targetPath(request.target);
     // Routed on the normalised URL; the path as sent decides (SPEC 2): `/x/../submit/…` is not a submission path.
-    if (fullPath === SUBMIT_PREFIX.slice(0, -1)) throw new HttpError(400, 'Path must be /submit/telemetry/{docId}[/…]');
-    if (!fullPath.startsWith(SUBMIT_PREFIX)) throw new HttpError(404, 'Not found');
-    const path = fullPath.slice(SUBMIT_PREFIX.length);
-    const parts = path.split('/');
-    if (parts.length !== 1 && parts.length !== 6) {
-      throw new HttpError(400, 'Path must be /submit/telemetry/{docId} or /submit/telemetry/{docId}/{reason}/{appName}/{appVersion}/{appUpdateChannel}/{appBuildID}');
-    }
-    const docId = parts[0] ?? '';
-    if (!isValidDocId(docId)) throw new HttpError(400, 'docId must be 1 to 100 characters of [A-Za-z0-9-]');
+    const target = parseSubmitPath(targetPath(request.target), config.acceptedNamespaces);
 
     const body = await readBody(request, config.maxBodyBytes, oversize);
     const clientHeaders: Partial<Record<ForwardedHeader, string>> = {};
     for (const name of FORWARDED_HEADERS) {
+      // X-Forwarded-For holds client addresses: kept only when the operator keeps them (STORE_CLIENT_IP).
+      if (name === 'x-forwarded-for' && !config.storeClientIp) continue;
       const value = request.header(name);
       if (value !== undefined) clientHeaders[name] = value;
     }
     const submission: Submission = {
-      docId,
-      path,
-      urlDimensions: urlDimensionsFromPath(path),
+      docId: target.docId,
+      path: target.path,
+      urlDimensions: target.form === 'telemetry' ? target.urlDimensions : undefined,
+      generic: target.form === 'generic' ? target.generic : undefined,
       receivedAtMs: deps.nowMs(),
+      method: request.method,
       contentEncoding: request.header('content-encoding'),
       clientHeaders,
       clientIp: config.storeClientIp ? clientAddress(c, config.trustedProxyHops, deps.remoteAddress) : undefined,

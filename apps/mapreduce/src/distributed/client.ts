@@ -5,8 +5,7 @@
  */
 import { FlowProducer, Queue, QueueEvents } from 'bullmq';
 import { TaskFailedError } from '../errors.js';
-import { RunAbortedError } from '../local/processes.js';
-import type { PhaseResults, ProgressSink, RunPlan } from '../run.js';
+import { RunAbortedError, type PhaseResults, type ProgressSink, type RunPlan } from '../runner.js';
 import { emptyCounters, type TaskCounters } from '../tasks.js';
 import { CANCEL_TTL_SECONDS, cancelKey, mapJobId, reduceJobId, runJobId, taskJobOptions, type MapJobData, type RunJobData, type RunResult, type TaskResult } from './jobs.js';
 import { bullConnection, KEEP_COMPLETED, KEEP_FAILED, queueNames, type DistributedOptions, type QueueNames } from './options.js';

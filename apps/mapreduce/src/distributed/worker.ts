@@ -27,7 +27,7 @@ import {
 import { bullConnection, KEEP_COMPLETED, KEEP_FAILED, queueNames } from './options.js';
 
 export const HISTOGRAM_SCHEDULER_ID = 'histogram-aggregates';
-export const HISTOGRAM_JOB_NAME = 'histogram-aggregates';
+const HISTOGRAM_JOB_NAME = 'histogram-aggregates';
 
 export interface MapreduceWorker {
   stop(): Promise<void>;

@@ -50,7 +50,7 @@ function addEntry(into: number[], from: readonly number[]): void {
   into[into.length - 1] = (into[into.length - 1] ?? 0) + (from[from.length - 1] ?? 0);
 }
 
-export function mergeHistogram(into: HistogramPartial, from: HistogramPartial): void {
+function mergeHistogram(into: HistogramPartial, from: HistogramPartial): void {
   for (const sig of Object.keys(from)) {
     const entry = from[sig];
     if (entry === undefined) continue;

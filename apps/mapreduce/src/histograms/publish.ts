@@ -15,7 +15,7 @@ import readline from 'node:readline';
 import { sanitizeDimensionValue } from '@telemetry/shared/dimensions/sanitize';
 import type { GroupAggregate } from '../jobs/histograms.js';
 
-export const INDEX_FILE = 'index.json';
+const INDEX_FILE = 'index.json';
 
 export interface IndexEntry {
   reason: string;

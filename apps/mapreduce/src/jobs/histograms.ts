@@ -18,29 +18,14 @@
  */
 import { MISSING_VALUE } from '@telemetry/shared/dimensions/allowed-values';
 import { sanitizeDimensionValue } from '@telemetry/shared/dimensions/sanitize';
-import { PingError } from '@telemetry/shared/errors';
 import { resolveHistogram } from '@telemetry/shared/conversion/histograms';
-import type { CompiledHistogram, HistogramDefinitions } from '@telemetry/shared/histograms/types';
-import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
+import type { CompiledHistogram } from '@telemetry/shared/histograms/types';
 import { finishHistogram, mergeGroups, recordEntry, STATISTICS, unknownLayout, type GroupPartial, type HistogramAggregate } from '../histograms/aggregate.js';
-import type { JobParams, MapContext, WriteContext } from '../job-api.js';
+import type { Dims } from '../dims.js';
+import type { MapContext, WriteContext } from '../job-api.js';
+import { definitionsOf } from '../job-revisions.js';
 
-export const GROUP_FIELDS = ['reason', 'appName', 'appUpdateChannel', 'appVersion'] as const;
-
-/** One cache per server and directory, kept for the life of the process (a worker runs many tasks). */
-const revisionCaches = new Map<string, RevisionCache>();
-
-function revisions(params: JobParams): RevisionCache {
-  const hgServer = params.hgServer ?? process.env.HG_SERVER ?? 'https://hg.mozilla.org';
-  const cacheDir = params.revisionCacheDir ?? process.env.REVISION_CACHE_DIR ?? './var/revision-cache';
-  const key = `${hgServer}\n${cacheDir}`;
-  let cache = revisionCaches.get(key);
-  if (cache === undefined) {
-    cache = new RevisionCache({ hgServer, cacheDir });
-    revisionCaches.set(key, cache);
-  }
-  return cache;
-}
+const GROUP_FIELDS = ['reason', 'appName', 'appUpdateChannel', 'appVersion'] as const;
 
 /** Bounds JSON per compiled definition, built once: it is the layout sig of every record. */
 const boundsSig = new WeakMap<CompiledHistogram, string>();
@@ -68,25 +53,13 @@ function extract(ping: Record<string, unknown>): { info: Record<string, unknown>
   return { info, histograms: ping.histograms, revision: info.revision };
 }
 
-async function definitionsFor(revision: unknown, params: JobParams): Promise<HistogramDefinitions | undefined> {
-  if (typeof revision !== 'string') return undefined;
-  try {
-    return await revisions(params).get(revision);
-  } catch (error) {
-    // Unknown or malformed revision: permanent, reported, bounds left unknown.
-    // Anything else (server down) propagates: the task fails and is retried.
-    if (error instanceof PingError) return undefined;
-    throw error;
-  }
-}
-
 function isConverted(value: unknown): value is number[] {
   if (!Array.isArray(value) || value.length <= STATISTICS.length) return false;
   for (let i = 0; i < value.length; i += 1) if (typeof value[i] !== 'number') return false;
   return true;
 }
 
-export async function map(_docId: string, dims: Readonly<Record<string, string>>, value: string, ctx: MapContext): Promise<void> {
+export async function map(_docId: string, dims: Dims, value: string, ctx: MapContext): Promise<void> {
   const ping = JSON.parse(value) as unknown;
   if (!isObject(ping)) throw new TypeError('the record is not a JSON object');
   const { info, histograms, revision } = extract(ping);
@@ -94,7 +67,7 @@ export async function map(_docId: string, dims: Readonly<Record<string, string>>
   const group = GROUP_FIELDS.map((field) => dims[field] ?? sanitizeDimensionValue(typeof info[field] === 'string' ? info[field] : MISSING_VALUE));
   const partial: GroupPartial = { r: 1, h: {} };
   if (isObject(histograms)) {
-    const definitions = await definitionsFor(revision, ctx.params);
+    const definitions = await definitionsOf(revision, ctx.params);
     if (definitions === undefined) ctx.write(['missing_revision', typeof revision === 'string' ? revision : '(none)'], 1);
     for (const name of Object.keys(histograms)) {
       const converted = histograms[name];

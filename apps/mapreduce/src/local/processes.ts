@@ -10,12 +10,15 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { reviveError, TaskFailedError } from '../errors.js';
+import { RunAbortedError } from '../runner.js';
 import type { TaskCounters } from '../tasks.js';
 import type { ChildReply, ChildRequest } from './protocol.js';
 
 const CHILD_ENTRY = fileURLToPath(new URL('./child.ts', import.meta.url));
 // Resolved from this package, so children start the same way whatever the caller's cwd.
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+// `require.resolve('…')` spelled out so that the dependency check (knip) sees the package.
+const require = createRequire(import.meta.url);
+const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
 
 export interface ProcessTask {
   readonly label: string;
@@ -55,10 +58,6 @@ export function wantsSingleThreadedGc(processes: number): boolean {
 /** Stops processes that will not get a task after all. */
 export function killTaskProcesses(processes: readonly ChildProcess[]): void {
   for (const child of processes) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
-export class RunAbortedError extends Error {
-  override readonly name = 'RunAbortedError';
 }
 
 export async function runInProcesses(

@@ -2,9 +2,10 @@
  * Test job: records per (channel, date). combine sums; reduce reports the sum
  * and how many values it was given, which shows whether combine ran.
  */
+import type { Dims } from '../../src/dims.js';
 import type { MapContext, SetupReduceContext, WriteContext } from '../../src/job-api.js';
 
-export function map(_key: string, dims: Readonly<Record<string, string>>, _value: string, ctx: MapContext): void {
+export function map(_key: string, dims: Dims, _value: string, ctx: MapContext): void {
   ctx.write([dims.appUpdateChannel, dims.submission_date], 1);
 }
 

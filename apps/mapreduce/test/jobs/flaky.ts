@@ -6,6 +6,7 @@
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dims } from '../../src/dims.js';
 import type { MapContext, WriteContext } from '../../src/job-api.js';
 
 function claimMarker(file: string): boolean {
@@ -19,7 +20,7 @@ function claimMarker(file: string): boolean {
   }
 }
 
-export async function map(key: string, dims: Readonly<Record<string, string>>, _value: string, ctx: MapContext): Promise<void> {
+export async function map(key: string, dims: Dims, _value: string, ctx: MapContext): Promise<void> {
   const marker = ctx.params.marker;
   if (marker !== undefined && claimMarker(marker) && ctx.params.failOnce === 'true') throw new Error('injected failure (first attempt)');
   const delayMs = Number(ctx.params.delayMs ?? 0);

@@ -27,7 +27,7 @@ import {
   type RecordInfo,
 } from './generate.js';
 
-export const FIELDS = ['reason', 'appName', 'appUpdateChannel', 'appVersion', 'appBuildID', 'submission_date'] as const;
+const FIELDS = ['reason', 'appName', 'appUpdateChannel', 'appVersion', 'appBuildID', 'submission_date'] as const;
 export type Field = (typeof FIELDS)[number];
 
 /** A filter over the production schema's dimensions: `*` except where given. */

@@ -3,7 +3,7 @@ import { TransientError } from '@telemetry/shared/errors';
 import type { ClaimResult, DedupStore } from './dedup-store.js';
 
 /** Redis did not answer: the batch waits and is tried again (never acked unpersisted). */
-export class DedupUnavailableError extends TransientError {
+class DedupUnavailableError extends TransientError {
   override readonly name = 'DedupUnavailableError';
 }
 

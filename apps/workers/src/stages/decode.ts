@@ -5,12 +5,16 @@
 import type { Submission } from '@telemetry/shared/amqp/wire-codec';
 import { contentDigest, decodeSubmission } from '@telemetry/shared/conversion/submission';
 import { isValidDocId } from '@telemetry/shared/doc-id';
+import { genericFormProblem } from '@telemetry/shared/generic-form';
 import { PingError, type PingErrorType } from '@telemetry/shared/errors';
 import type { ErrorEntry } from '@telemetry/shared/storage/error-store';
 import type { DecodeOutcome } from './unit.js';
 
 export function decodeStage(submission: Submission, maxUncompressedBytes: number): DecodeOutcome {
   if (!isValidDocId(submission.docId)) return invalidOutcome(submission, `invalid docId "${submission.docId.slice(0, 100)}"`);
+  // What the gateway checked, checked again: the generic form's fields become directory names.
+  const problem = submission.generic && genericFormProblem(submission.generic, submission.docId);
+  if (problem) return invalidOutcome(submission, `invalid generic form: ${problem}`);
   try {
     const { bytes, contentDigest: key } = decodeSubmission(submission, maxUncompressedBytes);
     return { kind: 'decoded', key, bytes };
@@ -38,6 +42,7 @@ export function errorEntry(submission: Submission, type: PingErrorType, message:
     type,
     message,
     path: submission.path,
+    generic: submission.generic,
     receivedAtMs: submission.receivedAtMs,
     body: decodedBody === undefined ? submission.body : Buffer.from(decodedBody, 'utf8'),
   };

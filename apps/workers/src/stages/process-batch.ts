@@ -23,8 +23,13 @@ export interface SuspectJournal {
   leave(id: string): void;
 }
 
+/** The stages of a batch, in order. */
+export type StageName = 'decode' | 'claim' | 'convert' | 'persist' | 'route';
+
 export interface BatchDependencies extends RouteOptions, PersistTargets, ClaimOptions {
   readonly convert: ConvertDecoded;
+  /** Told each stage's wall time for this batch (the worker's stage-duration histogram). */
+  readonly timeStage?: (stage: StageName, seconds: number) => void;
   readonly maxUncompressedBytes: number;
   /** Decoded bytes one batch may hold (BATCH_MAX_BYTES); a single larger body still goes, alone. */
   readonly maxDecodedBytes: number;
@@ -40,16 +45,28 @@ export interface BatchResult {
 const YIELD_EVERY_MS = 4;
 
 export async function processBatch(all: readonly Unit[], deps: BatchDependencies): Promise<BatchResult> {
-  const units = await decodeWithinBudget(all, deps);
+  const timed = <T>(stage: StageName, run: () => Promise<T>): Promise<T> => timeStage(stage, run, deps.timeStage);
+  const units = await timed('decode', () => decodeWithinBudget(all, deps));
   const deferred: UnitDecision[] = all.slice(units.length).map(() => ({ kind: 'defer' }));
-  const claims = await claimStage(units, deps);
+  const claims = await timed('claim', () => claimStage(units, deps));
   try {
-    const outcomes = await convertAll(units, claims.proceed, deps);
-    const persisted = await persistStage(outcomes.values(), deps);
-    const decisions = await routeStage(units, claims, outcomes, deps);
+    const outcomes = await timed('convert', () => convertAll(units, claims.proceed, deps));
+    const persisted = await timed('persist', () => persistStage(outcomes.values(), deps));
+    const decisions = await timed('route', () => routeStage(units, claims, outcomes, deps));
     return { decisions: [...decisions, ...deferred], ...persisted };
   } finally {
     releaseInFlight(claims, deps);
+  }
+}
+
+/** Runs one stage and reports its wall time (also when it throws: a failed persist took that long too). */
+async function timeStage<T>(stage: StageName, run: () => Promise<T>, report: BatchDependencies['timeStage']): Promise<T> {
+  if (!report) return run();
+  const started = performance.now();
+  try {
+    return await run();
+  } finally {
+    report(stage, (performance.now() - started) / 1000);
   }
 }
 

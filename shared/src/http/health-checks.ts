@@ -1,0 +1,76 @@
+/**
+ * The /__heartbeat__ checks: each opens its own short connection (it checks
+ * that the dependency answers now, not what a long-lived connection last
+ * saw) and closes it, and never waits longer than `timeoutMs`.
+ */
+import type { StatsFs } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import path from 'node:path';
+import amqp from 'amqplib';
+import { Redis } from 'ioredis';
+import type { HealthCheck } from './dockerflow.js';
+
+/** RabbitMQ: an AMQP connection (credentials and vhost included) opens. */
+export function rabbitmqCheck(url: string, timeoutMs: number): HealthCheck {
+  return async () => {
+    const connection = await amqp.connect(url, { timeout: timeoutMs, clientProperties: { connection_name: 'telemetry heartbeat' } }).catch((error: unknown) => {
+      // amqplib's words for a vhost that is missing or not this user's.
+      if (error instanceof Error && error.message.includes('Expected ConnectionOpenOk')) throw new Error(`the broker refused to open the vhost (${error.message})`);
+      throw error;
+    });
+    connection.on('error', () => undefined);
+    await connection.close().catch(() => undefined);
+    return 'connected';
+  };
+}
+
+/** Redis: PING answers PONG. */
+export function redisCheck(url: string, timeoutMs: number): HealthCheck {
+  return async () => {
+    const redis = new Redis(url, {
+      lazyConnect: true,
+      connectionName: 'telemetry-heartbeat',
+      connectTimeout: timeoutMs,
+      commandTimeout: timeoutMs,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      return await redis.ping();
+    } finally {
+      redis.disconnect();
+    }
+  };
+}
+
+/**
+ * Free space of the file system holding `dir` (of its nearest existing
+ * parent while `dir` is not created yet) is at least `minFreeBytes`.
+ */
+export function freeSpaceCheck(dir: string, minFreeBytes: number): HealthCheck {
+  return async () => {
+    const stats = await statfsOfNearest(path.resolve(dir));
+    const free = stats.bavail * stats.bsize;
+    const text = `${formatBytes(free)} free, at least ${formatBytes(minFreeBytes)} wanted`;
+    if (free < minFreeBytes) throw new Error(text);
+    return text;
+  };
+}
+
+async function statfsOfNearest(dir: string): Promise<StatsFs> {
+  for (let current = dir; ; current = path.dirname(current)) {
+    try {
+      return await statfs(current);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(current) === current) throw error;
+    }
+  }
+}
+
+function formatBytes(bytes: number): string {
+  const gib = bytes / 2 ** 30;
+  return gib >= 1 ? `${gib.toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
