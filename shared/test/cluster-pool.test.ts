@@ -22,8 +22,8 @@ function pooledHeapLimitMiB(capMiB: number): Promise<number> {
 
 describe('cluster pool heap cap', () => {
   it('turns a size into the V8 flag, never below 64 MiB', () => {
-    expect(heapCapArgs(256 * 2 ** 20)).toEqual(['--max-old-space-size=256']);
-    expect(heapCapArgs(10 * 2 ** 20)).toEqual(['--max-old-space-size=64']);
+    expect(heapCapArgs(256 * 2 ** 20)).toEqual(['--max-old-space-size=256', '--max-semi-space-size=16']);
+    expect(heapCapArgs(10 * 2 ** 20, 32)).toEqual(['--max-old-space-size=64', '--max-semi-space-size=32']);
   });
 
   it('applies the cap to the pooled processes', async () => {

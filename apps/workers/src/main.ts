@@ -15,7 +15,7 @@ import { startWorker } from './worker.js';
 import { WriterIdTakenError } from './writer-lock.js';
 
 process.title = 'telemetry-worker';
-const WORKER_SEMI_SPACE_ARG = '--max-semi-space-size=32';
+const WORKER_SEMI_SPACE_MIB = 32;
 const logger = createLogger('worker');
 
 const config = parseConfigOrExit(parseWorkersConfig, logger);
@@ -30,7 +30,7 @@ if (cluster.isPrimary && config.workers > 1) {
     // As the gateway's: a capped heap makes V8 grow it in small steps (seen in the soak).
     // A larger young generation: conversion allocates ~250 KiB per ping that dies young; measured (bench
     // ingest-path, CPU per ping): 32 MiB semi-spaces cut the workers' CPU per ping by ~15 % and GC by ~20 %.
-    execArgv: [...heapCapArgs(config.maxHeapBytes), WORKER_SEMI_SPACE_ARG],
+    execArgv: heapCapArgs(config.maxHeapBytes, WORKER_SEMI_SPACE_MIB),
   });
   logger.info({ workers: config.workers }, 'worker pool started');
   installPoolShutdown(pool, logger, config.shutdownTimeoutMs);
