@@ -102,6 +102,17 @@ describe('RevisionCache with the real revisions', () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it('gives a revision\'s Histograms.json as parsed JSON (getSource): from the disk cache, refetched when gone', async () => {
+    const cache = new RevisionCache({ hgServer: server.url, cacheDir });
+    const original = JSON.parse(await readFile(fixturePath('hg', histogramsPath(RELEASE.repo, RELEASE.revision)), 'utf8')) as unknown;
+    expect(await cache.getSource(urlOf(RELEASE))).toEqual(original);
+    expect(server.requests).toHaveLength(1);
+    await rm(cachedFile(cacheDir, RELEASE));
+    expect(await cache.getSource(urlOf(RELEASE))).toEqual(original);
+    expect(server.requests).toHaveLength(2);
+    await expect(cache.getSource('https://hg.mozilla.org/mozilla-central/rev/0123456789ab')).rejects.toThrow(/answered HTTP 404/);
+  });
+
   it('refuses an hgServer that is not an http(s) URL', () => {
     expect(() => new RevisionCache({ hgServer: 'hg.mozilla.org', cacheDir })).toThrow(TypeError);
     expect(() => new RevisionCache({ hgServer: 'file:///etc', cacheDir })).toThrow(TypeError);

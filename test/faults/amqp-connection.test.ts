@@ -5,6 +5,9 @@
  * count as lost and be reconnected, not kept as the current connection for
  * ever (the gateway would answer 503 and workers consume nothing, while
  * `isConnected()` said yes).
+ *
+ * And a broker list (the nodes of a cluster, AMQP_URL with commas): the first
+ * node first, the next one after each failed attempt and each lost connection.
  */
 import { EventEmitter } from 'node:events';
 import type { ChannelModel } from 'amqplib';
@@ -15,6 +18,7 @@ const connect = vi.hoisted(() => vi.fn());
 vi.mock('amqplib', () => ({ default: { connect } }));
 
 const { AmqpConnection } = await import('@telemetry/shared/amqp/connection');
+const { parseBrokerList, connectFirst } = await import('@telemetry/shared/amqp/broker-list');
 
 class FakeConnection extends EventEmitter {
   closed = false;
@@ -81,5 +85,72 @@ describe('AmqpConnection', () => {
     await connection.waitUntilConnected(2_000);
     expect(connection.connection).toBe(second);
     await connection.close();
+  });
+
+  it('goes through a broker list in order: the next node after a failed attempt and after a loss', async () => {
+    const onB = new FakeConnection();
+    const onC = new FakeConnection();
+    connect.mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockResolvedValueOnce(onB).mockResolvedValueOnce(onC);
+    const connection = new AmqpConnection({
+      url: 'amqp://u:p@node-a:5672, amqp://u:p@node-b:5673,amqp://u:p@node-c',
+      logger: silentLogger,
+      minBackoffMs: 1,
+      maxBackoffMs: 5,
+      onConnected: () => Promise.resolve(),
+    });
+    expect(connection.broker).toBe('node-a:5672');
+    connection.start();
+    await connection.waitUntilConnected(2_000);
+    expect(connection.connection).toBe(onB);
+    expect(connection.broker).toBe('node-b:5673');
+    onB.emit('close'); // node b is lost: the next attempt goes to c
+    await connection.waitUntilConnected(2_000);
+    expect(connection.connection).toBe(onC);
+    expect(connection.broker).toBe('node-c:5672');
+    const urls = connect.mock.calls.map(([url]) => String(url));
+    expect(urls).toEqual(['amqp://u:p@node-a:5672?heartbeat=10', 'amqp://u:p@node-b:5673?heartbeat=10', 'amqp://u:p@node-c?heartbeat=10']);
+    // Every attempt is bounded, so a node that hangs (host down) is left too.
+    expect(connect.mock.calls.every(([, options]) => (options as { timeout?: number }).timeout === 5_000)).toBe(true);
+    await connection.close();
+  });
+
+  it('tries the whole list at the shortest delay before the backoff doubles', async () => {
+    vi.useFakeTimers();
+    vi.spyOn(Math, 'random').mockReturnValue(1); // no jitter: delays of exactly 100 ms, then 200 ms
+    try {
+      connect.mockRejectedValue(new Error('connect ECONNREFUSED'));
+      const connection = new AmqpConnection({ url: 'amqp://a,amqp://b,amqp://c', logger: silentLogger, minBackoffMs: 100, maxBackoffMs: 10_000, onConnected: () => Promise.resolve() });
+      connection.start();
+      await vi.advanceTimersByTimeAsync(301);
+      const nodes = () => connect.mock.calls.map(([url]) => String(url).replace(/\?.*/, ''));
+      expect(nodes()).toEqual(['amqp://a', 'amqp://b', 'amqp://c', 'amqp://a']);
+      await vi.advanceTimersByTimeAsync(198); // the second round waits 200 ms per node
+      expect(nodes()).toHaveLength(4);
+      await vi.advanceTimersByTimeAsync(3);
+      expect(nodes()).toHaveLength(5);
+      await connection.close();
+    } finally {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('parses a broker list and refuses a bad entry without showing its password', () => {
+    expect(parseBrokerList('amqp://g:g@127.0.0.1:5672')).toEqual(['amqp://g:g@127.0.0.1:5672']);
+    expect(parseBrokerList(' amqp://a:5672 ,amqps://b:5671/vhost,')).toEqual(['amqp://a:5672', 'amqps://b:5671/vhost']);
+    expect(() => parseBrokerList('')).toThrow(/no broker URL/);
+    expect(() => parseBrokerList('amqp://u:secret@a:5672,u:secret@b:5672')).toThrow(/is not an amqp/);
+    expect(() => parseBrokerList('amqp://u:secret@a:5672,http://u:secret@b:5672')).toThrow(/http:\/\/u:\*\*\*@b:5672/);
+    expect(() => parseBrokerList('http://u:secret@b:5672')).not.toThrow(/secret/);
+  });
+
+  it('connectFirst takes the first node that answers and names each that did not', async () => {
+    const onC = new FakeConnection();
+    connect.mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockRejectedValueOnce(new Error('connect ETIMEDOUT')).mockResolvedValueOnce(onC);
+    const { connection, url } = await connectFirst('amqp://u:p@a:1,amqp://u:p@b:2,amqp://u:p@c:3', { timeout: 100 });
+    expect(connection).toBe(onC);
+    expect(url).toBe('amqp://u:p@c:3');
+    connect.mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockRejectedValueOnce(new Error('connect ETIMEDOUT'));
+    await expect(connectFirst('amqp://u:p@a:1,amqp://u:p@b:2', { timeout: 100 })).rejects.toThrow('no broker answered (a:1: connect ECONNREFUSED; b:2: connect ETIMEDOUT)');
   });
 });

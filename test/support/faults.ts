@@ -11,28 +11,10 @@ import { parseRecordLine, readRecordLines } from '@telemetry/shared/storage/read
 import { afterEach } from 'vitest';
 import type { RunningWorker } from '../../apps/workers/src/worker.js';
 import { startTestPipeline, type TestPipeline } from './pipeline.js';
+import { classicPing } from './classic-ping.js';
 import { startTcpProxy, targetOf, type TcpProxy } from './tcp-proxy.js';
 
-const REVISION = 'http://hg.mozilla.org/releases/mozilla-release/rev/a55c55edf302';
-const VERSIONS = ['23.0.1', '24.0', '25.0'];
-
-/** A small valid classic ping (one histogram of a real revision); `n` spreads them over a few partitions. */
-export function classicPing(n: number): string {
-  return JSON.stringify({
-    ver: 1,
-    info: {
-      reason: 'saved-session',
-      appName: 'Firefox',
-      appUpdateChannel: 'release',
-      appVersion: VERSIONS[n % VERSIONS.length],
-      appBuildID: '20130814063812',
-      revision: REVISION,
-    },
-    histograms: {
-      DOM_TIMERS_FIRED_PER_NATIVE_TIMEOUT: { range: [1, 3000], bucket_count: 10, histogram_type: 0, values: { '0': 0, '1': n % 7 }, sum: n % 7 },
-    },
-  });
-}
+export { classicPing } from './classic-ping.js';
 
 /** A body that can never be converted: filed as `bad_json`. */
 const BAD_JSON = '{"ver": 1,';

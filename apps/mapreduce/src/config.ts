@@ -1,8 +1,9 @@
 /**
  * Configuration of the batch side, from the environment (SPEC 8), one zod
- * schema for the worker, the scheduled histogram job and `--distributed`.
+ * schema for the worker, the scheduled histogram and dashboard jobs and `--distributed`.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
 import { configFromEnv, type Env } from '@telemetry/shared/config/env';
@@ -34,6 +35,14 @@ const mapreduceEnvSchema = z.object({
   /** Input filter file of the scheduled histogram job (default: everything). */
   MAPREDUCE_HISTOGRAM_FILTER: z.string().optional(),
   MAPREDUCE_HISTOGRAM_MAPPERS: integerField(os.availableParallelism(), { max: 256 }),
+  /** Cron pattern of the dashboard job; unset or "off": not scheduled. */
+  MAPREDUCE_DASHBOARD_CRON: z.string().optional(),
+  MAPREDUCE_DASHBOARD_FILTER: z.string().optional(),
+  MAPREDUCE_DASHBOARD_MAPPERS: integerField(os.availableParallelism(), { max: 256 }),
+  /** Where the dashboard job publishes (default: `<STATS_DATA_DIR>/dashboard`, served by the stats app under /data/dashboard/). */
+  MAPREDUCE_DASHBOARD_DIR: z.string().optional(),
+  /** Records whose map throws that a scheduled dashboard run skips (reported) before it fails. */
+  MAPREDUCE_DASHBOARD_MAX_BAD_RECORDS: integerField(100, { min: 0 }),
   MAPREDUCE_WORK_DIR: z.string().default('./var/mapreduce-work'),
   STORAGE_DIR: z.string().default('./var/storage'),
   STATS_DATA_DIR: z.string().default('./var/dashboard-data'),
@@ -62,38 +71,55 @@ export interface MapreduceConfig {
     readonly hgServer: string;
     readonly revisionCacheDir: string;
   };
+  readonly dashboard: {
+    /** undefined: not scheduled. */
+    readonly cron: string | undefined;
+    readonly filter: string | undefined;
+    readonly mappers: number;
+    readonly maxBadRecords: number;
+    readonly outDir: string;
+  };
   readonly shutdownTimeoutMs: number;
 }
 
+const cronOf = (value: string | undefined): string | undefined => {
+  const cron = value?.trim();
+  return cron === undefined || CRON_OFF.includes(cron.toLowerCase()) ? undefined : cron;
+};
+
 /** Parses the environment; a bad value throws ConfigError naming the variable. */
 export function parseMapreduceConfig(env: Env): MapreduceConfig {
-  return configFromEnv(mapreduceEnvSchema, env, (e) => {
-    const cron = e.MAPREDUCE_HISTOGRAM_CRON?.trim();
-    return {
-      distributed: {
-        redisUrl: e.REDIS_URL,
-        queue: e.MAPREDUCE_QUEUE,
-        prefix: e.BULLMQ_PREFIX,
-        attempts: e.MAPREDUCE_ATTEMPTS,
-        backoffMs: e.MAPREDUCE_BACKOFF,
-      },
-      concurrency: e.MAPREDUCE_CONCURRENCY,
-      lockDurationMs: e.MAPREDUCE_LOCK_DURATION,
-      stalledIntervalMs: e.MAPREDUCE_STALLED_INTERVAL,
-      maxStalledCount: e.MAPREDUCE_MAX_STALLED,
-      combineThreshold: e.MAPREDUCE_COMBINE_THRESHOLD,
-      histogram: {
-        cron: cron === undefined || CRON_OFF.includes(cron.toLowerCase()) ? undefined : cron,
-        filter: e.MAPREDUCE_HISTOGRAM_FILTER,
-        mappers: e.MAPREDUCE_HISTOGRAM_MAPPERS,
-        workDir: e.MAPREDUCE_WORK_DIR,
-        dataDir: e.STORAGE_DIR,
-        outDir: e.STATS_DATA_DIR,
-        schemaFile: e.SCHEMA_FILE,
-        hgServer: e.HG_SERVER,
-        revisionCacheDir: e.REVISION_CACHE_DIR,
-      },
-      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
-    };
-  });
+  return configFromEnv(mapreduceEnvSchema, env, (e) => ({
+    distributed: {
+      redisUrl: e.REDIS_URL,
+      queue: e.MAPREDUCE_QUEUE,
+      prefix: e.BULLMQ_PREFIX,
+      attempts: e.MAPREDUCE_ATTEMPTS,
+      backoffMs: e.MAPREDUCE_BACKOFF,
+    },
+    concurrency: e.MAPREDUCE_CONCURRENCY,
+    lockDurationMs: e.MAPREDUCE_LOCK_DURATION,
+    stalledIntervalMs: e.MAPREDUCE_STALLED_INTERVAL,
+    maxStalledCount: e.MAPREDUCE_MAX_STALLED,
+    combineThreshold: e.MAPREDUCE_COMBINE_THRESHOLD,
+    histogram: {
+      cron: cronOf(e.MAPREDUCE_HISTOGRAM_CRON),
+      filter: e.MAPREDUCE_HISTOGRAM_FILTER,
+      mappers: e.MAPREDUCE_HISTOGRAM_MAPPERS,
+      workDir: e.MAPREDUCE_WORK_DIR,
+      dataDir: e.STORAGE_DIR,
+      outDir: e.STATS_DATA_DIR,
+      schemaFile: e.SCHEMA_FILE,
+      hgServer: e.HG_SERVER,
+      revisionCacheDir: e.REVISION_CACHE_DIR,
+    },
+    dashboard: {
+      cron: cronOf(e.MAPREDUCE_DASHBOARD_CRON),
+      filter: e.MAPREDUCE_DASHBOARD_FILTER,
+      mappers: e.MAPREDUCE_DASHBOARD_MAPPERS,
+      maxBadRecords: e.MAPREDUCE_DASHBOARD_MAX_BAD_RECORDS,
+      outDir: e.MAPREDUCE_DASHBOARD_DIR ?? path.join(e.STATS_DATA_DIR, 'dashboard'),
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+  }));
 }

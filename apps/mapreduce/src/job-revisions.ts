@@ -11,7 +11,7 @@ import type { JobParams } from './job-api.js';
 
 const caches = new Map<string, RevisionCache>();
 
-export function revisionCacheFor(params: JobParams): RevisionCache {
+function revisionCacheFor(params: JobParams): RevisionCache {
   const hgServer = params.hgServer ?? process.env.HG_SERVER ?? 'https://hg.mozilla.org';
   const cacheDir = params.revisionCacheDir ?? process.env.REVISION_CACHE_DIR ?? './var/revision-cache';
   const key = `${hgServer}\n${cacheDir}`;

@@ -74,6 +74,35 @@ describe('npx telemetry mapreduce', () => {
     ]);
   }, 60_000);
 
+  it('publishes the dashboard layout with mapreduce-dashboard, incrementally', async () => {
+    const outDir = path.join(dir, 'dashboard');
+    const args = ['mapreduce-dashboard', '--data-dir', path.join(dir, 'data'), '--out-dir', outDir, '--input-filter', filter, '--work-dir', path.join(dir, 'work'), '--num-mappers', '2'];
+    const env = { HG_SERVER: hg.url, REVISION_CACHE_DIR: path.join(dir, 'revisions') };
+    const first = await telemetry(args, env);
+    expect(first.stderr).toContain('published nightly/22, nightly/24, nightly/28, release/23 in ');
+    expect(first.stderr).toContain('5 file(s) merged, 0 processed before, 1 still being written');
+    expect(first.stderr).toContain('revision not found: http://hg.mozilla.org/mozilla-central/rev/518f5bff0ae4 (4 record(s)');
+    expect(first.code).toBe(0);
+    const versions = JSON.parse(await readFile(path.join(outDir, 'versions.json'), 'utf8')) as Record<string, string>;
+    expect(Object.keys(versions)).toEqual(['nightly/22', 'nightly/24', 'nightly/28', 'release/23']);
+    const again = await telemetry(args, env);
+    expect(again.stderr).toContain('nothing new to publish');
+    expect(again.stderr).toContain('0 file(s) merged, 5 processed before');
+    expect(again.code).toBe(0);
+  }, 90_000);
+
+  it('skips and reports a record map throws on with --max-bad-records, file and line included', async () => {
+    const failDocId = 'aa-000002-0000-0000-000000000000';
+    const args = ['mapreduce', path.join(JOBS, 'throws.ts'), ...common(), '--output', path.join(dir, 'z.txt'), '--param', `failDocId=${failDocId}`, '--max-bad-records', '1'];
+    const { code, stderr } = await telemetry(args);
+    expect(stderr).toContain('1 bad record(s) skipped (--max-bad-records):');
+    expect(stderr).toMatch(/\n {2}\S*20131010\.v2\.wA\.1\.log\.gz:3 \(aa-000002-[^)]*\): map failed: RangeError: this record is not welcome\n/);
+    expect(code).toBe(0);
+    expect((await readFile(path.join(dir, 'z.txt'), 'utf8')).split('\n')).not.toContain(`${failDocId}\t1`);
+    const badNumber = await telemetry([...args.slice(0, -1), 'some']);
+    expect(badNumber.code).toBe(2);
+  }, 60_000);
+
   it('exits 2 on usage errors: missing option, bad number, bad filter, a module without map', async () => {
     const output = ['--output', path.join(dir, 'x.txt')];
     const job = path.join(JOBS, 'count.ts');

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHgServer, type HgServer } from '../../../test/support/hg-server.js';
 import { REDIS_URL, waitFor } from '../../../test/support/services.js';
+import { DASHBOARD_JOB } from '../src/dashboard/run.js';
 import { HISTOGRAM_JOB } from '../src/histograms/run.js';
 import { queueNames } from '../src/distributed/options.js';
 import { RunAbortedError } from '../src/runner.js';
@@ -47,7 +48,7 @@ describe('distributed runs (BullMQ flows on mapreduce-worker processes)', () => 
     return { local, remote, localText: await readFile(localOutput, 'utf8'), remoteText: await readFile(remoteOutput, 'utf8') };
   }
 
-  it('gives byte-identical output to the local run: reduce with combine, several reducers, map-only, the histogram job', async () => {
+  it('gives byte-identical output to the local run: reduce with combine, several reducers, map-only, the histogram and dashboard jobs', async () => {
     cluster = distributedEnvironment('same');
     await Promise.all([cluster.startWorker(), cluster.startWorker()]);
 
@@ -66,6 +67,9 @@ describe('distributed runs (BullMQ flows on mapreduce-worker processes)', () => 
     const histograms = await bothWays(HISTOGRAM_JOB, { mappers: 3, reducers: 2, params, combineThreshold: 4 });
     expect(histograms.remoteText).toBe(histograms.localText);
     expect(histograms.remoteText).toContain('"group","saved_session","Firefox","nightly","28.0a1"');
+    const dashboard = await bothWays(DASHBOARD_JOB, { mappers: 3, reducers: 2, params, combineThreshold: 4 });
+    expect(dashboard.remoteText).toBe(dashboard.localText);
+    expect(dashboard.remoteText).toContain('["measure","release","23","SIMPLE_MEASURES_UPTIME"]');
     expect(await readdir(path.join(dir, 'work'))).toEqual([]);
   }, 120_000);
 

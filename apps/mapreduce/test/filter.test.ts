@@ -69,6 +69,21 @@ describe('input filters', () => {
     expect(counters.ignored).toBe(2);
   });
 
+  it('leaves the generic (Glean) layout beside the telemetry one out of telemetry filters', async () => {
+    await writeStorageFile(data, 'generic-pings/firefox-desktop/baseline/1/release/120_0.20231010.v2.wA.1.log.gz', 'x\t{}\n');
+    const counters = { pruned: 0, ignored: 0 };
+    expect(await selectInputFiles(data, await loadInputFilter(filterJson()), counters)).toHaveLength(7);
+    expect(counters.ignored).toBe(1);
+  });
+
+  it('refuses a dimension named like a property or an index of the list jobs get as dims', async () => {
+    for (const name of ['length', 'map', 'at', '0', '__proto__', 'constructor']) {
+      await expect(loadInputFilter({ version: 1, dimensions: [{ field_name: name, allowed_values: '*' }, { field_name: 'y', allowed_values: '*' }] })).rejects.toThrow(
+        new RegExp(`cannot be named "${name}"`),
+      );
+    }
+  });
+
   it('refuses a filter that is not schema-shaped, naming the problem', async () => {
     await expect(loadInputFilter({ version: 1, dimensions: [{ field_name: 'x', allowed_values: 3.5 }] })).rejects.toThrow(InputFilterError);
     await expect(loadInputFilter({ version: 1, dimensions: [{ field_name: 'x', allowed_values: { min: 5, max: 1 } }, { field_name: 'y', allowed_values: '*' }] })).rejects.toThrow(

@@ -11,7 +11,8 @@ import { startHgServer, type HgServer } from '../../../test/support/hg-server.js
 import { REDIS_URL, uniqueName, waitFor } from '../../../test/support/services.js';
 import { parseMapreduceConfig } from '../src/config.js';
 import { queueNames } from '../src/distributed/options.js';
-import { HISTOGRAM_SCHEDULER_ID, startMapreduceWorker } from '../src/distributed/worker.js';
+import { DASHBOARD_SCHEDULER_ID, HISTOGRAM_SCHEDULER_ID } from '../src/distributed/schedules.js';
+import { startMapreduceWorker } from '../src/distributed/worker.js';
 import type { HistogramIndex } from '../src/histograms/publish.js';
 import { buildDataSet } from './support/dataset.js';
 
@@ -81,9 +82,32 @@ describe('the scheduled histogram job', () => {
     expect(await schedulers()).toEqual([]);
   }, 90_000);
 
+  it('runs the dashboard job on MAPREDUCE_DASHBOARD_CRON, into STATS_DATA_DIR/dashboard, incrementally', async () => {
+    expect(parseMapreduceConfig({}).dashboard).toMatchObject({ cron: undefined, outDir: path.join('var', 'dashboard-data', 'dashboard'), maxBadRecords: 100 });
+    const worker = await startMapreduceWorker(parseMapreduceConfig(env({ MAPREDUCE_DASHBOARD_CRON: '* * * * * *' })), silentLogger);
+    try {
+      expect(await schedulers()).toEqual([{ key: DASHBOARD_SCHEDULER_ID, pattern: '* * * * * *' }]);
+      const versions = path.join(dir, 'dashboard-data', 'dashboard', 'versions.json');
+      await waitFor('the scheduled run to publish versions.json', () => existsSync(versions), 60_000);
+      const published = JSON.parse(await readFile(versions, 'utf8')) as Record<string, string>;
+      expect(Object.keys(published).sort()).toEqual(['beta/23', 'nightly/22', 'nightly/24', 'nightly/28', 'release/23']);
+      // Later ticks find every file processed: they publish nothing new.
+      const processed = await readFile(path.join(dir, 'dashboard-data', 'dashboard', 'FILES_PROCESSED'), 'utf8');
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(await readFile(path.join(dir, 'dashboard-data', 'dashboard', 'FILES_PROCESSED'), 'utf8')).toBe(processed);
+      expect(JSON.parse(await readFile(versions, 'utf8'))).toEqual(published);
+    } finally {
+      await worker.stop();
+    }
+    const unscheduled = await startMapreduceWorker(parseMapreduceConfig(env()), silentLogger);
+    await unscheduled.stop();
+    expect(await schedulers()).toEqual([]);
+  }, 90_000);
+
   it('refuses a bad variable, naming it', () => {
     expect(() => parseMapreduceConfig({ MAPREDUCE_BACKOFF: 'soon' })).toThrow(ConfigError);
     expect(() => parseMapreduceConfig({ MAPREDUCE_QUEUE: 'a queue' })).toThrow(/MAPREDUCE_QUEUE/);
     expect(() => parseMapreduceConfig({ MAPREDUCE_ATTEMPTS: '0' })).toThrow(/MAPREDUCE_ATTEMPTS/);
+    expect(() => parseMapreduceConfig({ MAPREDUCE_DASHBOARD_MAX_BAD_RECORDS: '-1' })).toThrow(/MAPREDUCE_DASHBOARD_MAX_BAD_RECORDS/);
   });
 });

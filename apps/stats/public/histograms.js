@@ -18,6 +18,8 @@
   }
 
   const unique = (values) => [...new Set(values)].sort();
+  // What most users want to see first: the most records (not the first name in sort order).
+  const most = (items, records) => items.reduce((best, item) => (best === undefined || records(item) > records(best) ? item : best), undefined);
 
   async function loadEntry() {
     const channel = $('histogram-channel').value;
@@ -27,7 +29,9 @@
     const response = await fetch(`/data/${entry.file}`);
     if (!response.ok) return;
     current = await response.json();
-    fill($('histogram-name'), Object.keys(current.histograms).sort(), $('histogram-name').value);
+    const names = Object.keys(current.histograms).sort();
+    const chosen = names.includes($('histogram-name').value) ? $('histogram-name').value : most(names, (name) => current.histograms[name].records);
+    fill($('histogram-name'), names, chosen);
     draw();
   }
 
@@ -42,8 +46,8 @@
   }
 
   function onChannel() {
-    const channel = $('histogram-channel').value;
-    fill($('histogram-version'), unique(index.entries.filter((e) => e.appUpdateChannel === channel).map((e) => e.appVersion)), $('histogram-version').value);
+    const entries = index.entries.filter((e) => e.appUpdateChannel === $('histogram-channel').value);
+    fill($('histogram-version'), unique(entries.map((e) => e.appVersion)), (most(entries, (e) => e.records) || {}).appVersion);
     void loadEntry();
   }
 
@@ -60,7 +64,7 @@
     }
     $('histogram-view').hidden = false;
     $('histogram-generated').textContent = `generated ${new Date(index.generatedAt).toLocaleString()}`;
-    fill($('histogram-channel'), unique(index.entries.map((e) => e.appUpdateChannel)));
+    fill($('histogram-channel'), unique(index.entries.map((e) => e.appUpdateChannel)), most(index.entries, (e) => e.records).appUpdateChannel);
     onChannel();
   }
 

@@ -26,6 +26,7 @@ const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: path.join(PUBLIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
   '/dashboard.js': { file: path.join(PUBLIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
   '/histograms.js': { file: path.join(PUBLIC_DIR, 'histograms.js'), type: 'text/javascript; charset=utf-8' },
+  '/evolution.js': { file: path.join(PUBLIC_DIR, 'evolution.js'), type: 'text/javascript; charset=utf-8' },
   '/dashboard.css': { file: path.join(PUBLIC_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
   '/vendor/chart.umd.js': { file: CHART_JS, type: 'text/javascript; charset=utf-8' },
 };

@@ -3,7 +3,8 @@
  * queue (SPEC 3), configured like the apps (AMQP_URL and the topology
  * variables). They need broker credentials: never expose them publicly.
  */
-import amqp, { type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import { connectFirst } from '@telemetry/shared/amqp/broker-list';
 import type { Command } from 'commander';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
 import { ConfigError, parseEnv } from '@telemetry/shared/config/env';
@@ -74,12 +75,14 @@ async function withBroker(task: (connection: ChannelModel, topology: Topology) =
   const { url, topology } = brokerSettings();
   let connection: ChannelModel;
   try {
-    connection = await amqp.connect(url, {
+    // A broker list (a cluster's nodes): the first that answers.
+    ({ connection } = await connectFirst(url, {
       timeout: CONNECT_TIMEOUT_MS,
       clientProperties: { connection_name: 'telemetry-cli dead-letters' },
-    });
+    }));
   } catch (error) {
-    await fail(`cannot connect to RabbitMQ at ${redactUrl(url)}: ${error instanceof Error ? error.message : String(error)}`);
+    const brokers = url.split(',').map((entry) => redactUrl(entry.trim())).join(',');
+    await fail(`cannot connect to RabbitMQ at ${brokers}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
   // Without a listener a connection error would crash the process; the pending operation reports it.

@@ -10,13 +10,22 @@
  *
  * Quorum queues are replicated when RabbitMQ is a cluster and work on a
  * single node; their dead-lettering is at-least-once (never lost on the way).
+ * Their replicas are the broker's choice, not an argument declared here:
+ * RabbitMQ 3.10 gives a new quorum queue a member on `quorum_cluster_size`
+ * (3) nodes, every node of a three-node cluster (test/cluster checks it).
+ * An `x-quorum-initial-group-size` argument would make every existing queue
+ * refuse the redeclaration (PRECONDITION_FAILED, inequivalent arg), and it
+ * only counts at creation anyway: docs/OPERATIONS.md section 2 says how to
+ * grow the members when nodes are added.
  */
 import type { Channel } from 'amqplib';
 import { z } from 'zod';
 import { durationMsField, integerField } from '../config/units.js';
+import { brokerListField } from './broker-list.js';
 
 export const topologyEnvShape = {
-  AMQP_URL: z.string().default('amqp://guest:guest@127.0.0.1:5672'),
+  /** One broker URL, or the nodes of a cluster as whole URLs separated by commas (broker-list.ts). */
+  AMQP_URL: brokerListField('amqp://guest:guest@127.0.0.1:5672'),
   AMQP_EXCHANGE: z.string().min(1).default('telemetry.submissions'),
   PERSIST_QUEUE: z.string().min(1).default('telemetry.persist'),
   STATS_QUEUE: z.string().min(1).default('telemetry.stats'),

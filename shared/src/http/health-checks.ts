@@ -6,22 +6,35 @@
 import type { StatsFs } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
-import amqp from 'amqplib';
 import { Redis } from 'ioredis';
+import { brokerAddress, connectEach } from '../amqp/broker-list.js';
 import type { HealthCheck } from './dockerflow.js';
 
-/** RabbitMQ: an AMQP connection (credentials and vhost included) opens. */
+/**
+ * RabbitMQ: an AMQP connection (credentials and vhost included) opens. With a
+ * broker list (the nodes of a cluster) every node is tried at once and one
+ * that opens is enough: the apps move to it by themselves; the message says
+ * how many answered and why the others did not.
+ */
 export function rabbitmqCheck(url: string, timeoutMs: number): HealthCheck {
   return async () => {
-    const connection = await amqp.connect(url, { timeout: timeoutMs, clientProperties: { connection_name: 'telemetry heartbeat' } }).catch((error: unknown) => {
-      // amqplib's words for a vhost that is missing or not this user's.
-      if (error instanceof Error && error.message.includes('Expected ConnectionOpenOk')) throw new Error(`the broker refused to open the vhost (${error.message})`);
-      throw error;
-    });
-    connection.on('error', () => undefined);
-    await connection.close().catch(() => undefined);
-    return 'connected';
+    const attempts = await connectEach(url, { timeout: timeoutMs, clientProperties: { connection_name: 'telemetry heartbeat' } });
+    await Promise.all(attempts.map((attempt) => attempt.connection?.close().catch(() => undefined)));
+    const up = attempts.filter((attempt) => attempt.connection !== undefined).length;
+    const failures = attempts.flatMap(({ url: broker, error }) => (error ? [`${brokerAddress(broker)}: ${describeAmqpError(error)}`] : []));
+    if (up === 0) {
+      const first = attempts[0]?.error;
+      if (attempts.length === 1 && first) throw first.message === describeAmqpError(first) ? first : new Error(describeAmqpError(first));
+      throw new Error(`no broker answered (${failures.join('; ')})`);
+    }
+    if (attempts.length === 1) return 'connected';
+    return `connected to ${up} of ${attempts.length} brokers${failures.length > 0 ? ` (${failures.join('; ')})` : ''}`;
   };
+}
+
+/** amqplib's words for a vhost that is missing or not this user's, made plain. */
+function describeAmqpError(error: Error): string {
+  return error.message.includes('Expected ConnectionOpenOk') ? `the broker refused to open the vhost (${error.message})` : error.message;
 }
 
 /** Redis: PING answers PONG. */

@@ -22,7 +22,7 @@ export const SIMPLE_MEASURE_SHAPE = { kind: 'exponential', low: 1, high: 30000, 
 const SIMPLE_BOUNDS = exponentialBuckets(SIMPLE_MEASURE_SHAPE.low, SIMPLE_MEASURE_SHAPE.high, SIMPLE_MEASURE_SHAPE.n_buckets);
 
 /** By submission date only while the submission is at most this many days after the build date. */
-export const SUBMISSION_WINDOW_DAYS = 60;
+const SUBMISSION_WINDOW_DAYS = 60;
 const DAY_MS = 24 * 3600 * 1000;
 
 /** A measure's name is a file name in the published folders: nothing else may pass. */
@@ -61,7 +61,7 @@ const objectAt = (value: unknown, ...keys: string[]): Json => {
  */
 function filterValue(value: unknown): string {
   if (value === undefined || value === null) return MISSING_VALUE;
-  const text = (typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value)).slice(0, MAX_DIMENSION_VALUE_LENGTH);
+  const text = (typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)).slice(0, MAX_DIMENSION_VALUE_LENGTH);
   if (text === '') return MISSING_VALUE;
   return text === '_id' || text === 'name' || text === '__proto__' ? DISALLOWED_VALUE : text;
 }

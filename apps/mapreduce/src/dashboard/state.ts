@@ -34,7 +34,7 @@ export interface PublishedState {
 }
 
 /** Writes a file whole, fsynced, under a temp name renamed into place. */
-export async function writeFileAtomically(file: string, text: string): Promise<void> {
+async function writeFileAtomically(file: string, text: string): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const handle = await open(temp, 'w');
@@ -133,7 +133,7 @@ export async function commitPublishedState(outDir: string, previous: PublishedSt
 }
 
 /** Removes folders (and temp folders of runs that died) that no versions.json in `keep` names. */
-export async function removeUnreferencedFolders(outDir: string, keep: readonly Readonly<Record<string, string>>[]): Promise<void> {
+async function removeUnreferencedFolders(outDir: string, keep: readonly Readonly<Record<string, string>>[]): Promise<void> {
   const referenced = new Set(keep.flatMap((versions) => Object.values(versions)));
   for (const entry of await readdir(outDir, { withFileTypes: true })) {
     if (entry.isDirectory() && FOLDER.test(entry.name) && !referenced.has(entry.name)) await rm(path.join(outDir, entry.name), { recursive: true, force: true });

@@ -6,14 +6,13 @@
  * stalled-job check puts the task back and it runs again (a task rewrites
  * its output files from scratch, so running twice is harmless).
  *
- * At start it registers the histogram schedule (MAPREDUCE_HISTOGRAM_CRON) or
- * removes it when the variable is unset, so the schedule follows the
- * configuration of the workers last started.
+ * At start it registers the schedules of the shipped jobs its configuration
+ * sets (MAPREDUCE_HISTOGRAM_CRON, MAPREDUCE_DASHBOARD_CRON) and removes the
+ * others (schedules.ts).
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from '@telemetry/shared/logger';
 import type { MapreduceConfig } from '../config.js';
-import { runHistogramAggregates } from '../histograms/run.js';
 import {
   cancelKey,
   processMapJob,
@@ -24,10 +23,8 @@ import {
   type ReduceJobData,
   type RunJobData,
 } from './jobs.js';
-import { bullConnection, KEEP_COMPLETED, KEEP_FAILED, queueNames } from './options.js';
-
-export const HISTOGRAM_SCHEDULER_ID = 'histogram-aggregates';
-const HISTOGRAM_JOB_NAME = 'histogram-aggregates';
+import { bullConnection, queueNames } from './options.js';
+import { registerSchedules, runScheduled } from './schedules.js';
 
 export interface MapreduceWorker {
   stop(): Promise<void>;
@@ -66,49 +63,27 @@ export async function startMapreduceWorker(config: MapreduceConfig, logger: Logg
       job.data.kind === 'run' ? processRunJob(job as Job<RunJobData>, token, reduceQueue, isCancelled) : processReduceJob(job as Job<ReduceJobData>, isCancelled),
     { ...workerOptions, connection: connect('mapreduce-worker-reduce'), concurrency: config.concurrency },
   );
-  const h = config.histogram;
-  const scheduleWorker = new Worker(
-    names.schedule,
-    async () => {
-      const result = await runHistogramAggregates({
-        dataDir: h.dataDir,
-        outDir: h.outDir,
-        ...(h.filter === undefined ? {} : { filter: h.filter }),
-        schemaFile: h.schemaFile,
-        hgServer: h.hgServer,
-        revisionCacheDir: h.revisionCacheDir,
-        workDir: h.workDir,
-        mappers: h.mappers,
-      });
-      const summary = { entries: result.entries.length, records: result.run.map.records, tornLines: result.run.map.tornLines, missingRevisions: result.missingRevisions };
-      logger.info(summary, 'histogram aggregates published');
-      return summary;
-    },
-    { ...workerOptions, connection: connect('mapreduce-worker-schedule'), concurrency: 1 },
-  );
+  const scheduleWorker = new Worker(names.schedule, (job) => runScheduled(job.name, config, logger), {
+    ...workerOptions,
+    connection: connect('mapreduce-worker-schedule'),
+    concurrency: 1,
+  });
   const workers = [mapWorker, reduceWorker, scheduleWorker];
   for (const worker of workers) {
     worker.on('failed', (job, error) => logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error.message }, 'task failed'));
     worker.on('error', (error) => logger.error({ queue: worker.name, err: error.message }, 'worker error'));
   }
 
+  let schedules: Record<string, string>;
   try {
-    if (h.cron === undefined) {
-      await scheduleQueue.removeJobScheduler(HISTOGRAM_SCHEDULER_ID);
-    } else {
-      await scheduleQueue.upsertJobScheduler(
-        HISTOGRAM_SCHEDULER_ID,
-        { pattern: h.cron },
-        { name: HISTOGRAM_JOB_NAME, data: {}, opts: { attempts: config.distributed.attempts, backoff: { type: 'exponential', delay: config.distributed.backoffMs }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED } },
-      );
-    }
+    schedules = await registerSchedules(scheduleQueue, config);
     await Promise.all(workers.map((worker) => worker.waitUntilReady()));
   } catch (error) {
     await Promise.allSettled([...workers.map((worker) => worker.close(true)), reduceQueue.close(), scheduleQueue.close()]);
     for (const created of connections) created.disconnect();
     throw error;
   }
-  logger.info({ queues: names, prefix, concurrency: config.concurrency, histogramCron: h.cron ?? 'off' }, 'mapreduce worker started');
+  logger.info({ queues: names, prefix, concurrency: config.concurrency, schedules }, 'mapreduce worker started');
 
   return {
     async stop() {
