@@ -18,7 +18,7 @@
  * started (not root, no iproute2/socat, no RabbitMQ); everything it made is
  * removed, also on failure, and a later run removes what a killed one left.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { figures, printSummary, sleep } from '../support/faults.js';
@@ -147,6 +147,7 @@ describe.skipIf(unsupported !== undefined)('a three-node RabbitMQ cluster, apps 
       const index = historyBefore[app]?.length ?? 1;
       return `${app}: ${history[app]?.[index - 1]?.broker} -> ${history[app]?.[index]?.broker}`;
     });
+    await writeFile(path.join(pipeline.network.dir, 'logs', 'client-attempts.jsonl'), client.attempts.map((a) => JSON.stringify(a)).join('\n'));
     const retried = new Set(client.attempts.filter((a) => a.s !== 200).map((a) => a.id)).size;
 
     console.log(`[cluster] set-up ${(setUpMs / 1000).toFixed(1)} s: 3 RabbitMQ nodes, 2 gateway hosts, 2 worker hosts (${workerProcesses} processes), stats, a client host (16 Firefox-like clients, 1 in 50 bodies bad)`);

@@ -140,6 +140,8 @@ async function createHost(id: string, bridge: string, name: string, address: str
     linkUp: () => ip('link', 'set', cable, 'up').then(() => undefined),
     killAll,
     async destroy() {
+      // The cable first: as a host that dies, nothing more leaves it (no reset, no FIN).
+      await ip('link', 'set', cable, 'down').catch(() => undefined);
       await killAll();
       await ip('link', 'del', cable).catch(() => undefined);
       await ip('netns', 'del', ns).catch(() => undefined);

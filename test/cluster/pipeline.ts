@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
@@ -167,6 +167,12 @@ export async function startClusterPipeline(): Promise<ClusterPipeline> {
   const stop = async () => {
     await Promise.all(apps.map((app) => app.stop(5_000)));
     await hg?.close();
+    const keep = process.env.TELEMETRY_CLUSTER_LOGS;
+    if (keep) {
+      // Every app's log and each node's RabbitMQ log, for a look after the run.
+      await cp(path.join(network.dir, 'logs'), path.join(keep, id, 'apps'), { recursive: true }).catch(() => undefined);
+      await cp(path.join(network.dir, 'rabbitmq'), path.join(keep, id, 'rabbitmq'), { recursive: true, filter: (source) => !source.includes('mnesia') && !source.endsWith('cookie') }).catch(() => undefined);
+    }
     await network.destroy();
     await deleteRedisKeys([`${id}:*`, `${id}bull:*`]).catch(() => undefined);
   };

@@ -142,18 +142,23 @@ describe('publishing the dashboard files', () => {
     await expect(readFile(path.join(outDir, '.pending-commit.json'))).rejects.toThrow(/ENOENT/);
   });
 
-  it('merges values as telemetry-aggregator did, whatever the grouping: -1 is absent, NaN null, ±Infinity ±MAX_VALUE', () => {
+  it('merges values as telemetry-aggregator did, whatever the grouping: a statistic adds unless both are -1, NaN null, ±Infinity ±MAX_VALUE', () => {
+    // As real pings: which statistics a measure has is the same in every record.
     const values = [
-      [1, 0, 5, -1, -1, -1, -1, 1],
-      [0, 2, -1, -1, -1, -1, -1, 1],
-      [3, 1, 7, 2, -1, -1, -1, 1],
+      [1, 0, 5, -1, 4, -1, -1, 1],
+      [0, 2, 0, -1, 9, -1, -1, 1],
+      [3, 1, 7, -1, 2, -1, -1, 1],
     ];
     const partial = (v: number[], b: string): MeasurePartial => ({ [v.length]: { b, r: 'r', d: { k: v }, s: {} } });
     const [a, b, c] = values.map((v, i) => partial(v, `2013100${i}`));
     const left = finishMeasure(mergeMeasures([mergeMeasures([a ?? {}, b ?? {}]), c ?? {}]));
     const right = finishMeasure(mergeMeasures([a ?? {}, mergeMeasures([b ?? {}, c ?? {}])]));
     expect(left).toEqual(right);
-    expect(left?.byBuildDate.k).toEqual([4, 3, 12, 2, -1, -1, -1, 3]);
+    expect(left?.byBuildDate.k).toEqual([4, 3, 12, -1, 15, -1, -1, 3]);
+    // One side -1, the other a value: they add, as in 2013 (mergeJSON), -1 included.
+    const mixed = [0, 0, -1, -1, -1, -1, -1, 1];
+    addValues(mixed, [0, 0, 5, -1, -1, -1, -1, 1]);
+    expect(mixed.slice(2, 7)).toEqual([4, -1, -1, -1, -1]);
     expect(left?.buildId).toBe('20131002');
     const big = [Number.MAX_VALUE, 0, 0, 0, 0, 0, 1];
     addValues(big, [Number.MAX_VALUE, 0, 0, 0, 0, 0, 1]);

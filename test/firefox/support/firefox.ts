@@ -6,15 +6,23 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readProcStat } from '../../../scripts/supervisor/supervisor.js';
 import type { Netns } from './netns.js';
 
-/** The Firefox binary: FIREFOX_PATH, else firefox-esr (Debian's package) or firefox on PATH; undefined when none. */
+/** The Firefox binary: FIREFOX_PATH (when executable), else firefox-esr (Debian's package) or firefox on PATH; undefined when none. */
 export function findFirefox(): string | undefined {
-  if (process.env.FIREFOX_PATH) return process.env.FIREFOX_PATH;
+  const explicit = process.env.FIREFOX_PATH;
+  if (explicit !== undefined && explicit !== '') {
+    try {
+      accessSync(explicit, constants.X_OK);
+      return explicit;
+    } catch {
+      return undefined;
+    }
+  }
   for (const name of ['firefox-esr', 'firefox']) {
     const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
     if (found.status === 0 && found.stdout.trim() !== '') return found.stdout.trim();

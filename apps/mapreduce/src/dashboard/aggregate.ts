@@ -9,10 +9,12 @@
  * the submissions. Its length is the measure's "length" in revisions.json.
  *
  * - counts and submissions add;
- * - a statistic adds, -1 meaning absent: -1 while neither side has one, else
- *   the sum of the sides that have it (2013 added a -1 to a real value; that
- *   is off by one and makes the result depend on how the records were
- *   grouped, so that an incremental run would differ from a single one);
+ * - a statistic adds unless both sides are -1 (absent), which stays -1: the
+ *   rule of the issue and of telemetry-aggregator's Aggregate::mergeJSON, kept
+ *   as it is. A -1 added to a real value counts as -1, so a mix of absent and
+ *   present values of one statistic would depend on how records are grouped;
+ *   real pings never mix them within one measure (which statistics a
+ *   histogram has follows from its kind), so results do not;
  * - NaN is written null (and stays null), ±Infinity ±Number.MAX_VALUE;
  * - arrays of different lengths are never added: a partial keeps one layout
  *   per length, with the newest build (and its revision) that had it, and the
@@ -72,8 +74,7 @@ function finite(value: number): number | null {
 const num = (value: number | null | undefined): number => (value === null || value === undefined ? Number.NaN : value);
 
 function addStatistic(a: number | null | undefined, b: number | null | undefined): number | null {
-  if (a === ABSENT) return b ?? null;
-  if (b === ABSENT) return a ?? null;
+  if (a === ABSENT && b === ABSENT) return ABSENT;
   return finite(num(a) + num(b));
 }
 

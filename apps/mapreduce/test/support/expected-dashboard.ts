@@ -45,7 +45,8 @@ function add(into: number[], from: number[]): void {
   for (let i = 0; i < from.length; i += 1) {
     const a = into[i] ?? 0;
     const b = from[i] ?? 0;
-    if (i >= stats && i < from.length - 1) into[i] = a === -1 ? b : b === -1 ? a : a + b;
+    // telemetry-aggregator: a statistic adds unless both sides are -1.
+    if (i >= stats && i < from.length - 1) into[i] = a === -1 && b === -1 ? -1 : a + b;
     else into[i] = a + b;
   }
   for (let i = 0; i < into.length; i += 1) if (into[i] === Infinity) into[i] = Number.MAX_VALUE;

@@ -47,9 +47,13 @@ export function makeHistograms(oracle: Record<string, OracleHistogram>, names: r
     const definition = oracle[name];
     if (definition === undefined) throw new Error(`no histogram ${name} in the oracle`);
     const counts = Array.from({ length: definition.bucket_count }, () => (random() < 0.3 ? Math.floor(random() * 50) : 0));
-    // Statistics as the converter writes them: -1 when the client did not send one.
-    const statistic = (scale: number) => (random() < 0.25 ? -1 : Math.round(random() * scale * 1000) / 1000);
-    histograms[name] = [...counts, statistic(5000), statistic(100), statistic(1000), statistic(10), statistic(10)];
+    // Statistics as the converter writes them: -1 when the client did not send one. As in real
+    // pings, which statistics a histogram has is the same in every record (it follows from its kind).
+    const statistic = (k: number, scale: number) => {
+      const value = Math.round(random() * scale * 1000) / 1000;
+      return (name.length + k) % 4 === 0 ? -1 : value;
+    };
+    histograms[name] = [...counts, statistic(0, 5000), statistic(1, 100), statistic(2, 1000), statistic(3, 10), statistic(4, 10)];
   }
   return histograms;
 }
