@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,6 +19,7 @@ import { resolveEnvFile, shellExports, parseEnvText } from '../scripts/superviso
 import { LineForwarder } from '../scripts/supervisor/line-forwarder.js';
 import { backoffDelayMs, fatalMessage, liveGroupMembers, readProcStat, Supervisor, type AppSpec } from '../scripts/supervisor/supervisor.js';
 import { startHgServer, type HgServer } from './support/hg-server.js';
+import { descendants } from './support/process-tree.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { readAllLines } from './support/pipeline.js';
 import { createTestEnvironment, REDIS_URL, topologyEnv, waitFor, type TestEnvironment } from './support/services.js';
@@ -39,27 +40,6 @@ function nodeApp(name: string, code: string): AppSpec {
 function isGone(pid: number): boolean {
   const stat = readProcStat(pid);
   return stat === undefined || stat.state === 'Z' || stat.state === 'X';
-}
-
-/** Every live descendant of `root` (by parent pid, from /proc). */
-function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readProcStat(Number(entry));
-    if (!stat || stat.state === 'Z') continue;
-    children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), Number(entry)]);
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    const pid = queue.shift() ?? 0;
-    for (const child of children.get(pid) ?? []) {
-      out.push(child);
-      queue.push(child);
-    }
-  }
-  return out;
 }
 
 function processTitle(pid: number): string {

@@ -30,13 +30,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sanitizeDimensionValue } from '@telemetry/shared/dimensions/sanitize';
-import { readProcStat } from '../../scripts/supervisor/supervisor.js';
+import { descendants } from '../support/process-tree.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 import { startHgServer, type HgServer } from '../support/hg-server.js';
 import { readAllLines } from '../support/pipeline.js';
@@ -89,26 +89,6 @@ interface NpmStart {
   readonly output: () => string;
   /** Every pid seen in its process tree, for clean-up. */
   readonly pids: Set<number>;
-}
-
-/** Every live descendant of `root`, from /proc. */
-function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readProcStat(Number(entry));
-    if (!stat || stat.state === 'Z') continue;
-    children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), Number(entry)]);
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const child of children.get(queue.shift() ?? 0) ?? []) {
-      out.push(child);
-      queue.push(child);
-    }
-  }
-  return out;
 }
 
 function startNpm(env: NodeJS.ProcessEnv): NpmStart {
