@@ -62,7 +62,7 @@ export function registerMapreduce(program: Command): void {
     .command('mapreduce')
     .description('Run a MapReduce job over stored records; output lines "key<TAB>value"')
     .argument('<job>', 'ES module (.js, .mjs, .ts) exporting map and optionally reduce, combine, setupReduce')
-    .requiredOption('--input-filter <file>', 'schema-shaped JSON selecting files by dimension values')
+    .requiredOption('--input-filter <file>', 'schema-shaped JSON selecting files by dimension values ("layout": "generic" for Glean pings)')
     .requiredOption('--data-dir <dir>', 'the storage directory (STORAGE_DIR)')
     .requiredOption('--work-dir <dir>', 'intermediate data (shared storage for --distributed); removed at the end')
     .requiredOption('--output <file>', 'the output file')

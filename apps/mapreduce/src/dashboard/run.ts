@@ -13,7 +13,7 @@ import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
 import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
 import { RevisionCache } from '@telemetry/shared/revisions/revision-cache';
 import type { DistributedOptions } from '../distributed/options.js';
-import { allowAllFilter, loadInputFilter, type InputFilter } from '../input-filter.js';
+import { allowAllFilter, loadTelemetryFilter, type InputFilter } from '../input-filter.js';
 import { newRunId } from '../run-dir.js';
 import { runMapReduce, type MapReduceResult, type RunProgress } from '../run.js';
 import { DefinitionSource } from './definitions.js';
@@ -58,7 +58,7 @@ export interface DashboardResult {
 }
 
 async function filterFor(options: DashboardOptions): Promise<InputFilter> {
-  if (options.filter !== undefined) return loadInputFilter(options.filter);
+  if (options.filter !== undefined) return loadTelemetryFilter(options.filter, 'dashboard');
   return allowAllFilter(await loadDimensionSchema(options.schemaFile ?? DEFAULT_SCHEMA_FILE));
 }
 

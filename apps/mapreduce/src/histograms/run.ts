@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
 import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
 import type { DistributedOptions } from '../distributed/options.js';
-import { allowAllFilter, loadInputFilter, type InputFilter } from '../input-filter.js';
+import { allowAllFilter, loadTelemetryFilter, type InputFilter } from '../input-filter.js';
 import { newRunId } from '../run-dir.js';
 import { runMapReduce, type MapReduceResult, type RunProgress } from '../run.js';
 import { publishHistogramOutput, type PublishSummary } from './publish.js';
@@ -38,7 +38,7 @@ export interface HistogramAggregatesResult extends PublishSummary {
 }
 
 async function filterFor(options: HistogramAggregatesOptions): Promise<InputFilter> {
-  if (options.filter !== undefined) return loadInputFilter(options.filter);
+  if (options.filter !== undefined) return loadTelemetryFilter(options.filter, 'histogram');
   return allowAllFilter(await loadDimensionSchema(options.schemaFile ?? DEFAULT_SCHEMA_FILE));
 }
 
