@@ -88,7 +88,10 @@ describe('the scheduled histogram job', () => {
     try {
       expect(await schedulers()).toEqual([{ key: DASHBOARD_SCHEDULER_ID, pattern: '* * * * * *' }]);
       const versions = path.join(dir, 'dashboard-data', 'dashboard', 'versions.json');
-      await waitFor('the scheduled run to publish versions.json', () => existsSync(versions), 60_000);
+      const outDir = path.join(dir, 'dashboard-data', 'dashboard');
+      // versions.json is the commit point; FILES_* follow it, then the journal goes: wait for the whole commit.
+      const committed = () => existsSync(versions) && existsSync(path.join(outDir, 'FILES_PROCESSED')) && !existsSync(path.join(outDir, '.pending-commit.json'));
+      await waitFor('the scheduled run to publish versions.json and its FILES_*', committed, 60_000);
       const published = JSON.parse(await readFile(versions, 'utf8')) as Record<string, string>;
       expect(Object.keys(published).sort()).toEqual(['beta/23', 'nightly/22', 'nightly/24', 'nightly/28', 'release/23']);
       // Later ticks find every file processed: they publish nothing new.
