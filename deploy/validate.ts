@@ -26,8 +26,8 @@ import { validateKubernetes } from './checks/kubernetes.js';
 
 export { APPS, type AppName } from './checks/common.js';
 
-export const DEPLOY_DIR = path.dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = path.resolve(DEPLOY_DIR, '..');
+const DEPLOY_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = path.resolve(DEPLOY_DIR, '..');
 
 /** js-yaml comes with the dev tooling (ESLint depends on it); only these two calls are used. */
 interface Yaml {

@@ -40,8 +40,14 @@ apt_install() {
 }
 
 ensure_rabbitmq() {
-  read -r host port < <(host_port "${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672}" 5672)
-  reachable "$host" "$port" && return 0
+  # AMQP_URL may list a cluster's nodes (comma-separated URLs): one that answers is enough.
+  local entry brokers
+  IFS=, read -ra brokers <<< "${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672}"
+  for entry in "${brokers[@]}"; do
+    read -r host port < <(host_port "${entry// /}" 5672)
+    reachable "$host" "$port" && return 0
+  done
+  read -r host port < <(host_port "${brokers[0]// /}" 5672)
   if ! is_local "$host"; then log "RabbitMQ at $host:$port is not reachable (AMQP_URL)."; exit 1; fi
   command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
   log "starting RabbitMQ on loopback"

@@ -101,6 +101,15 @@ describe('heartbeat checks against the real services', () => {
     expect(report.details.redis_silent?.durationMs).toBeLessThan(1_000);
   });
 
+  it('passes for a broker list while one node answers, saying which did not', async () => {
+    const closed = `amqp://guest:secret@127.0.0.1:${closedPort}`;
+    const report = await runChecks({ some: rabbitmqCheck(`${closed},${AMQP_URL}`, 1_000), none: rabbitmqCheck(`${closed},${closed}/other`, 1_000) }, 2_000);
+    expect(report.checks).toEqual({ some: 'ok', none: 'error' });
+    expect(report.details.some?.message).toMatch(new RegExp(`^connected to 1 of 2 brokers \\(127\\.0\\.0\\.1:${closedPort}: .*ECONNREFUSED`));
+    expect(report.details.none?.message).toMatch(/^no broker answered/);
+    expect(JSON.stringify(report)).not.toContain('secret');
+  });
+
   it('checks free space against the threshold, on the nearest existing parent of a directory not created yet', async () => {
     const dir = path.join(os.tmpdir(), `not-yet-${Date.now()}`, 'storage');
     const report = await runChecks({ enough: freeSpaceCheck(dir, 1), too_little: freeSpaceCheck(os.tmpdir(), Number.MAX_SAFE_INTEGER) }, 1_000);

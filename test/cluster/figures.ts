@@ -4,7 +4,7 @@
  * ended) beside the fault's own recovery times; overall, the figures of
  * SPEC 9 (lost, duplicates) over every worker host's storage.
  */
-import { scanOccurrences, type Occurrences } from '../support/faults.js';
+import { scanOccurrences, type Occurrences } from '../support/occurrences.js';
 import type { Attempt, WorkerHost } from './pipeline.js';
 
 export interface Phase {

@@ -9,7 +9,7 @@
  * A run directory (`$TMPDIR/telemetry-cluster/tlm<id>/`) records its owner's
  * pid and every root-namespace process started for it, so a run whose owner
  * died (a killed test, a crashed `npm run cluster`) is cleaned up by the next
- * one: `removeLeftovers()` runs before every start.
+ * one: `removeLeftovers()` runs before every start (pipeline.ts).
  */
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
-export const RUNS_ROOT = path.join(os.tmpdir(), 'telemetry-cluster');
+const RUNS_ROOT = path.join(os.tmpdir(), 'telemetry-cluster');
 const RUN_ID = /^tlm[0-9a-f]{4}$/;
 
 /** Runs a command, resolves to its stdout; the error names the command and its stderr. */
@@ -85,9 +85,8 @@ async function freeSubnet(): Promise<string> {
   throw new Error('no free 10.213.N.0/24 subnet');
 }
 
-/** Creates the bridge of a new run (after removing what dead runs left). */
+/** Creates the bridge of a new run (call `removeLeftovers` first). */
 export async function createNetwork(): Promise<Network> {
-  await removeLeftovers();
   let id = '';
   do id = `tlm${randomBytes(2).toString('hex')}`;
   while (existsSync(path.join(RUNS_ROOT, id)) || (await ip('-o', 'link', 'show')).includes(id));
@@ -184,7 +183,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * run's marker: a pid may have been reused), its mounts, namespaces, links,
  * and its directory. Never throws.
  */
-export async function destroyRun(id: string): Promise<void> {
+async function destroyRun(id: string): Promise<void> {
   const dir = path.join(RUNS_ROOT, id);
   const namespaces = (await ip('netns', 'list').catch(() => ''))
     .split('\n')
@@ -211,8 +210,12 @@ export async function destroyRun(id: string): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 }
 
-/** Runs left by owners that are gone (directories, namespaces or links named `tlm<4 hex>` without a live owner). */
-export async function removeLeftovers(): Promise<string[]> {
+/**
+ * Removes the runs left by owners that are gone (directories, namespaces or
+ * links named `tlm<4 hex>` without a live owner); resolves to the runs still
+ * alive (another test or `npm run cluster` on this machine).
+ */
+export async function removeLeftovers(): Promise<{ removed: string[]; live: string[] }> {
   const ids = new Set<string>();
   for (const entry of await readdir(RUNS_ROOT).catch(() => [] as string[])) if (RUN_ID.test(entry)) ids.add(entry);
   for (const line of (await ip('netns', 'list').catch(() => '')).split('\n')) {
@@ -224,11 +227,15 @@ export async function removeLeftovers(): Promise<string[]> {
     if (id) ids.add(id);
   }
   const removed: string[] = [];
+  const live: string[] = [];
   for (const id of ids) {
     const owner = Number((await readFile(path.join(RUNS_ROOT, id, 'owner'), 'utf8').catch(() => '')).trim());
-    if (owner > 0 && isAlive(owner)) continue;
+    if (owner > 0 && isAlive(owner)) {
+      live.push(id);
+      continue;
+    }
     await destroyRun(id);
     removed.push(id);
   }
-  return removed;
+  return { removed, live };
 }

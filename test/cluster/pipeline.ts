@@ -84,6 +84,8 @@ export interface ClusterPipeline {
   startClient(options: { prefix: string; concurrency?: number; pauseMs?: number; badEvery?: number }): ClientRun;
   /** The brokers each app process connected to, in order, and when (the apps' "connected to RabbitMQ" log lines). */
   brokerHistory(): Promise<Record<string, Connected[]>>;
+  /** Log lines of the apps that contain `text`, per app. */
+  logLines(text: string): Promise<Record<string, number>>;
   /** `telemetry mapreduce --distributed` from the client host, over `dataDir`, on the mapreduce-workers of both worker hosts. */
   mapreduce(dataDir: string): Promise<{ output: string; ms: number }>;
   stop(): Promise<void>;
@@ -92,19 +94,25 @@ export interface ClusterPipeline {
 /** The machine cannot run the harness (no namespaces, no RabbitMQ node): a reason to skip, not a failure. */
 export class ClusterUnavailable extends Error {}
 
-async function deleteRedisKeys(patterns: readonly string[]): Promise<void> {
-  if (patterns.length === 0) return;
+/**
+ * Deletes the Redis keys of runs (`tlm<id>:…` dedup and stats keys, `tlm<id>bull:…` BullMQ's):
+ * those of `only`, or when it is undefined those of every run not in `keep` (runs that are gone).
+ */
+async function deleteRunKeys(options: { only?: string; keep?: readonly string[] }): Promise<void> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    for (const pattern of patterns) {
-      for (let cursor = '0'; ; ) {
-        const [nextCursor, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        if (keys.length > 0) await redis.del(...keys);
-        cursor = nextCursor;
-        if (cursor === '0') break;
-      }
+    // As buffers: the dedup keys end with a binary digest, which a string would mangle.
+    for (let cursor = '0'; ; ) {
+      const [nextCursor, keys] = await redis.scanBuffer(cursor, 'MATCH', options.only ? `${options.only}*` : 'tlm*', 'COUNT', 1000);
+      const ours = keys.filter((key) => {
+        const id = /^(tlm[0-9a-f]{4})(?::|bull:)/.exec(key.subarray(0, 12).toString('latin1'))?.[1];
+        return id !== undefined && (options.only ? id === options.only : !(options.keep ?? []).includes(id));
+      });
+      if (ours.length > 0) await redis.del(...ours);
+      cursor = String(nextCursor);
+      if (cursor === '0') break;
     }
   } finally {
     redis.disconnect();
@@ -156,8 +164,8 @@ const httpOk = (url: string) => fetch(url, { signal: AbortSignal.timeout(2_000) 
 
 /** Sets the whole thing up; on failure removes what it made and throws. */
 export async function startClusterPipeline(): Promise<ClusterPipeline> {
-  const leftovers = await removeLeftovers();
-  await deleteRedisKeys(leftovers.flatMap((id) => [`${id}:*`, `${id}bull:*`])).catch(() => undefined);
+  const { live } = await removeLeftovers();
+  await deleteRunKeys({ keep: live }).catch(() => undefined);
   const network = await createNetwork().catch((error: unknown) => {
     throw new ClusterUnavailable(`cannot create network namespaces: ${(error as Error).message}`, { cause: error });
   });
@@ -173,8 +181,8 @@ export async function startClusterPipeline(): Promise<ClusterPipeline> {
       await cp(path.join(network.dir, 'logs'), path.join(keep, id, 'apps'), { recursive: true }).catch(() => undefined);
       await cp(path.join(network.dir, 'rabbitmq'), path.join(keep, id, 'rabbitmq'), { recursive: true, filter: (source) => !source.includes('mnesia') && !source.endsWith('cookie') }).catch(() => undefined);
     }
+    await deleteRunKeys({ only: id }).catch(() => undefined);
     await network.destroy();
-    await deleteRedisKeys([`${id}:*`, `${id}bull:*`]).catch(() => undefined);
   };
   try {
     await mkdir(path.join(network.dir, 'logs'));
@@ -219,6 +227,9 @@ export async function startClusterPipeline(): Promise<ClusterPipeline> {
         WORKER_HOST_ID: host.name,
         WORKERS: String(processes),
         METRICS_PORT: '9465',
+        // A host cut off between claiming and writing leaves its claims behind: the copies RabbitMQ
+        // redelivers to the other host wait for them to expire (docs/OPERATIONS.md section 2).
+        CLAIM_LEASE: '15s',
       });
       apps.push(app);
       return { host, processes, storageDir, errorsDir, opsUrl: `http://${host.ip}:9465`, app };
@@ -270,6 +281,14 @@ export async function startClusterPipeline(): Promise<ClusterPipeline> {
           }
         }
         return history;
+      },
+      async logLines(text) {
+        const counts: Record<string, number> = {};
+        for (const app of apps) {
+          const n = (await readFile(app.logFile, 'utf8').catch(() => '')).split('\n').filter((line) => line.includes(text)).length;
+          if (n > 0) counts[app.name] = n;
+        }
+        return counts;
       },
       async mapreduce(dataDir) {
         const filter = path.join(network.dir, 'mapreduce-filter.json');

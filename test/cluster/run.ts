@@ -21,7 +21,9 @@ import { unsupportedReason, type Host } from './network.js';
 import { startClusterPipeline, type ClientRun, type ClusterPipeline } from './pipeline.js';
 import { rabbitmqBin } from './rabbitmq.js';
 
-const say = (text: string) => process.stdout.write(`${text}\n`);
+const say = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
 
 const unsupported = unsupportedReason() ?? (rabbitmqBin() ? undefined : 'RabbitMQ is not installed (rabbitmq-server)');
 if (unsupported) {

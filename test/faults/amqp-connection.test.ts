@@ -8,6 +8,8 @@
  *
  * And a broker list (the nodes of a cluster, AMQP_URL with commas): the first
  * node first, the next one after each failed attempt and each lost connection.
+ * And a publishing channel that RabbitMQ refuses everything on (a quorum queue
+ * client stuck on a dead leader, test/cluster) is given up for a new one.
  */
 import { EventEmitter } from 'node:events';
 import type { ChannelModel } from 'amqplib';
@@ -19,6 +21,10 @@ vi.mock('amqplib', () => ({ default: { connect } }));
 
 const { AmqpConnection } = await import('@telemetry/shared/amqp/connection');
 const { parseBrokerList, connectFirst } = await import('@telemetry/shared/amqp/broker-list');
+const { ConfirmPublisher } = await import('@telemetry/shared/amqp/confirm-publisher');
+const { topologyEnvShape } = await import('@telemetry/shared/amqp/topology');
+const { parseEnv } = await import('@telemetry/shared/config/env');
+const { z } = await import('zod');
 
 class FakeConnection extends EventEmitter {
   closed = false;
@@ -144,6 +150,14 @@ describe('AmqpConnection', () => {
     expect(() => parseBrokerList('http://u:secret@b:5672')).not.toThrow(/secret/);
   });
 
+  it('takes AMQP_URL as a broker list at start-up and stops on a bad entry, naming the variable', () => {
+    const schema = z.object(topologyEnvShape);
+    const list = 'amqp://u:p@rmq1:5672,amqp://u:p@rmq2:5672,amqp://u:p@rmq3:5672';
+    expect(parseEnv(schema, { AMQP_URL: list }).AMQP_URL).toBe(list);
+    expect(parseEnv(schema, {}).AMQP_URL).toBe('amqp://guest:guest@127.0.0.1:5672');
+    expect(() => parseEnv(schema, { AMQP_URL: 'amqp://u:secret@rmq1:5672,rmq2:5672' })).toThrow(/AMQP_URL: .*is not an amqp/);
+  });
+
   it('connectFirst takes the first node that answers and names each that did not', async () => {
     const onC = new FakeConnection();
     connect.mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockRejectedValueOnce(new Error('connect ETIMEDOUT')).mockResolvedValueOnce(onC);
@@ -152,5 +166,42 @@ describe('AmqpConnection', () => {
     expect(url).toBe('amqp://u:p@c:3');
     connect.mockRejectedValueOnce(new Error('connect ECONNREFUSED')).mockRejectedValueOnce(new Error('connect ETIMEDOUT'));
     await expect(connectFirst('amqp://u:p@a:1,amqp://u:p@b:2', { timeout: 100 })).rejects.toThrow('no broker answered (a:1: connect ECONNREFUSED; b:2: connect ETIMEDOUT)');
+  });
+
+  it('closes the connection of a channel whose every confirm of one destination is a nack for half a second', async () => {
+    vi.useFakeTimers();
+    try {
+      let nackPersist = true;
+      const channel = Object.assign(new EventEmitter(), {
+        publish: (_exchange: string, key: string, _content: Buffer, _options: unknown, done: (error?: Error) => void) => {
+          queueMicrotask(() => done(key === 'persist' && nackPersist ? new Error('nack') : undefined));
+          return true;
+        },
+      });
+      const connection = Object.assign(new FakeConnection(), { createConfirmChannel: () => Promise.resolve(channel) });
+      const publisher = new ConfirmPublisher({ maxInFlight: 10, confirmTimeoutMs: 5_000 });
+      await publisher.attach(connection as unknown as ChannelModel);
+      const send = (key: string) => publisher.publish('x', key, Buffer.from('m'), {}).then(() => 'ack', () => 'nack');
+      // A burst of nacks is not enough, nor are a few spread out; acks of another queue do not hide them.
+      for (let i = 0; i < 8; i += 1) {
+        expect(await send('persist')).toBe('nack');
+        expect(await send('stats')).toBe('ack');
+        await vi.advanceTimersByTimeAsync(50);
+      }
+      expect(connection.closed).toBe(false); // 8 nacks within 400 ms
+      nackPersist = false;
+      expect(await send('persist')).toBe('ack'); // an ack starts the count over
+      nackPersist = true;
+      for (let i = 0; i < 4; i += 1) {
+        expect(await send('persist')).toBe('nack');
+        await vi.advanceTimersByTimeAsync(200);
+      }
+      expect(connection.closed).toBe(false); // 4 nacks over 600 ms
+      expect(await send('persist')).toBe('nack'); // the fifth, 800 ms after the first
+      expect(connection.closed).toBe(true);
+      expect(publisher.isReady()).toBe(false); // 503 at once until the reconnect attaches a new channel
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -48,7 +48,7 @@ export class AmqpSubmissionSink implements SubmissionSink {
   private readonly flushes = new Set<Promise<void>>();
 
   constructor(private readonly options: AmqpSinkOptions) {
-    this.publisher = new ConfirmPublisher({ maxInFlight: options.maxInFlight, confirmTimeoutMs: options.confirmTimeoutMs });
+    this.publisher = new ConfirmPublisher({ maxInFlight: options.maxInFlight, confirmTimeoutMs: options.confirmTimeoutMs, logger: options.logger });
     options.metrics?.maxInFlightPublishes.set(options.maxInFlight);
     options.metrics?.maxInFlightBytes.set(options.maxInFlightBytes);
     this.batcher = new Batcher(options.batch, (items, bytes) => this.track(this.publishBatch(items, bytes)));

@@ -52,8 +52,6 @@ const workersEnvSchema = z.object({
   WORKER_MAX_HEAP: sizeBytesField('256MiB'),
 });
 
-export type WorkersEnv = z.output<typeof workersEnvSchema>;
-
 export interface WorkersConfig extends OpsConfig {
   readonly amqpUrl: string;
   readonly topology: Topology;

@@ -45,7 +45,7 @@ export class PersistConsumer {
   private readonly publisher: ConfirmPublisher;
 
   constructor(private readonly options: PersistConsumerOptions) {
-    this.publisher = new ConfirmPublisher({ maxInFlight: 1_000, confirmTimeoutMs: options.confirmTimeoutMs });
+    this.publisher = new ConfirmPublisher({ maxInFlight: 1_000, confirmTimeoutMs: options.confirmTimeoutMs, logger: options.logger });
     this.consumer = new BatchingConsumer<Unit>({
       url: options.url,
       topology: options.topology,

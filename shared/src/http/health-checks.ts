@@ -19,7 +19,7 @@ import type { HealthCheck } from './dockerflow.js';
 export function rabbitmqCheck(url: string, timeoutMs: number): HealthCheck {
   return async () => {
     const attempts = await connectEach(url, { timeout: timeoutMs, clientProperties: { connection_name: 'telemetry heartbeat' } });
-    await Promise.all(attempts.map((attempt) => attempt.connection?.close().catch(() => undefined)));
+    await Promise.all(attempts.flatMap(({ connection }) => (connection ? [connection.close().catch(() => undefined)] : [])));
     const up = attempts.filter((attempt) => attempt.connection !== undefined).length;
     const failures = attempts.flatMap(({ url: broker, error }) => (error ? [`${brokerAddress(broker)}: ${describeAmqpError(error)}`] : []));
     if (up === 0) {
