@@ -5,7 +5,7 @@
  * present) against the real RabbitMQ and Redis, a ping stored, a clean exit
  * on SIGTERM, and a bad configuration value stopping everything at once.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -19,7 +19,7 @@ import { resolveEnvFile, shellExports, parseEnvText } from '../scripts/superviso
 import { LineForwarder } from '../scripts/supervisor/line-forwarder.js';
 import { backoffDelayMs, fatalMessage, liveGroupMembers, readProcStat, Supervisor, type AppSpec } from '../scripts/supervisor/supervisor.js';
 import { startHgServer, type HgServer } from './support/hg-server.js';
-import { descendants } from './support/process-tree.js';
+import { descendants, npmStart, type NpmStartRun } from './support/process-tree.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { readAllLines } from './support/pipeline.js';
 import { createTestEnvironment, REDIS_URL, topologyEnv, waitFor, type TestEnvironment } from './support/services.js';
@@ -164,26 +164,7 @@ describe('supervisor (scripts/supervisor)', () => {
   });
 });
 
-interface Run {
-  readonly child: ChildProcess;
-  readonly output: () => string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function npmStart(env: NodeJS.ProcessEnv): Run {
-  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const append = (chunk: Buffer): void => {
-    text += chunk.toString('utf8');
-    if (text.length > 4_000_000) text = text.slice(-2_000_000);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return { child, output: () => text, exited };
-}
+type Run = NpmStartRun;
 
 async function exitWithin(run: Run, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   let timer: NodeJS.Timeout | undefined;

@@ -28,7 +28,6 @@
  * (scripts/test-firefox.sh installs Firefox and socat when it can).
  * TEST_FIREFOX_KEEP=1 keeps the work directory (profile, logs, storage).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -36,7 +35,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sanitizeDimensionValue } from '@telemetry/shared/dimensions/sanitize';
-import { descendants } from '../support/process-tree.js';
+import { descendants, npmStart, type NpmStartRun } from '../support/process-tree.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 import { startHgServer, type HgServer } from '../support/hg-server.js';
 import { readAllLines } from '../support/pipeline.js';
@@ -84,23 +83,14 @@ interface Outcome {
   readonly elapsedMs: number;
 }
 
-interface NpmStart {
-  readonly child: ChildProcess;
-  readonly output: () => string;
+interface NpmStart extends NpmStartRun {
   /** Every pid seen in its process tree, for clean-up. */
   readonly pids: Set<number>;
 }
 
 function startNpm(env: NodeJS.ProcessEnv): NpmStart {
-  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const append = (chunk: Buffer): void => {
-    text += chunk.toString('utf8');
-    if (text.length > 2_000_000) text = text.slice(-1_000_000);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  return { child, output: () => text, pids: new Set(child.pid === undefined ? [] : [child.pid]) };
+  const run = npmStart(env);
+  return { ...run, pids: new Set(run.child.pid === undefined ? [] : [run.child.pid]) };
 }
 
 function killAll(pids: Iterable<number>): void {

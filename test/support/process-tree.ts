@@ -1,6 +1,8 @@
 /** The process tree of a command a test started (from /proc), for checks and clean-up. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { readProcStat } from '../../scripts/supervisor/supervisor.js';
+import { REPO_ROOT } from './fixtures.js';
 
 /** Every live descendant of `root` (by parent pid; zombies left out). */
 export function descendants(root: number): number[] {
@@ -20,4 +22,27 @@ export function descendants(root: number): number[] {
     }
   }
   return out;
+}
+
+export interface NpmStartRun {
+  readonly child: ChildProcess;
+  /** Its stdout and stderr so far (the last ~2 MB). */
+  readonly output: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `npm start` in the repository with `env`, its output collected. */
+export function npmStart(env: NodeJS.ProcessEnv): NpmStartRun {
+  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const append = (chunk: Buffer): void => {
+    text += chunk.toString('utf8');
+    if (text.length > 4_000_000) text = text.slice(-2_000_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, output: () => text, exited };
 }

@@ -5,6 +5,8 @@
  * its identity (grouping), its partition hash input and its sort order, so
  * 1 and "1" are different keys, as they are to the job.
  */
+import { createReadStream } from 'node:fs';
+import readline from 'node:readline';
 
 /** The JSON text of a key; throws TypeError for undefined, functions and symbols. */
 export function encodeKey(key: unknown): string {
@@ -73,4 +75,18 @@ export function csvLine(values: readonly unknown[], format: OutputFormat): strin
     return quote ? `"${text.replaceAll('"', '""')}"` : text;
   });
   return `${fields.join(format.fieldSeparator)}${format.recordSeparator}`;
+}
+
+/**
+ * The records of a run's output file in the default format (what the
+ * built-in jobs' publishers read back): the key and the value parsed, and
+ * the line for error messages.
+ */
+export async function* readOutputRecords(file: string): AsyncGenerator<{ key: unknown; value: unknown; line: string }> {
+  const lines = readline.createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line === '') continue;
+    const tab = line.indexOf(DEFAULT_OUTPUT_FORMAT.fieldSeparator);
+    yield { key: JSON.parse(line.slice(0, tab)) as unknown, value: JSON.parse(line.slice(tab + 1)) as unknown, line };
+  }
 }

@@ -3,9 +3,8 @@
  * folder.ts): one new folder per channel/majorVersion the run has data for,
  * the others kept as they are, then the commit.
  */
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
+import { readOutputRecords } from '../encoding.js';
 import type { MeasureResult } from './aggregate.js';
 import type { DefinitionSource } from './definitions.js';
 import { FolderBuilder } from './folder.js';
@@ -63,12 +62,7 @@ export async function publishDashboard(outputFile: string, outDir: string, optio
     return builder;
   };
 
-  const lines = readline.createInterface({ input: createReadStream(outputFile, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line === '') continue;
-    const tab = line.indexOf('\t');
-    const key = JSON.parse(line.slice(0, tab)) as unknown;
-    const value = JSON.parse(line.slice(tab + 1)) as unknown;
+  for await (const { key, value, line } of readOutputRecords(outputFile)) {
     if (!isKey(key)) throw new SyntaxError(`not a dashboard job output line: ${line.slice(0, 200)}`);
     const [kind, a = '', b = '', c = ''] = key;
     if (kind === 'measure' && key.length === 4) {

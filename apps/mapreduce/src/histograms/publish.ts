@@ -8,10 +8,9 @@
  * new one does not are removed afterwards; nothing else in <out> is touched.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import readline from 'node:readline';
+import { readOutputRecords } from '../encoding.js';
 import { sanitizeDimensionValue } from '@telemetry/shared/dimensions/sanitize';
 import type { GroupAggregate } from '../jobs/histograms.js';
 
@@ -64,12 +63,7 @@ export async function publishHistogramOutput(outputFile: string, outDir: string,
   const missingRevisions: Record<string, number> = {};
   const malformedHistograms: Record<string, number> = {};
   let excludedRecords = 0;
-  const lines = readline.createInterface({ input: createReadStream(outputFile, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line === '') continue;
-    const tab = line.indexOf('\t');
-    const key = JSON.parse(line.slice(0, tab)) as unknown;
-    const value = JSON.parse(line.slice(tab + 1)) as unknown;
+  for await (const { key, value, line } of readOutputRecords(outputFile)) {
     if (!isStringArray(key)) throw new SyntaxError(`not a histogram job output line: ${line.slice(0, 200)}`);
     const [kind, ...rest] = key;
     if (kind === 'missing_revision' && typeof value === 'number') missingRevisions[rest[0] ?? ''] = value;
