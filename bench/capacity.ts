@@ -27,7 +27,8 @@ import { assertTopology, PERSIST_ROUTING_KEY, STATS_ROUTING_KEY } from '@telemet
 import { batchPublishOptions, encodeBatch, type Submission } from '@telemetry/shared/amqp/wire-codec';
 import { silentLogger } from '@telemetry/shared/logger';
 import { createRedis } from '@telemetry/shared/redis';
-import { minuteIndex, RedisCounterStore } from '@telemetry/shared/stats/counter-store';
+import { coverMinutes, minuteIndex } from '@telemetry/shared/stats/buckets';
+import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import { parsePackedBuffer } from '@telemetry/shared/packed/packed-reader';
 import { readRecordLines } from '@telemetry/shared/storage/index';
 import { compressFileAtomically } from '@telemetry/shared/storage/compress-file';
@@ -102,10 +103,8 @@ async function dedupKeyBytes(prefix: string): Promise<{ keys: number; bytesPerKe
 
 /** Pings the workers have finished (persisted or filed), from their realtime counters since `sinceMs`. */
 async function finishedPings(store: RedisCounterStore, sinceMs: number): Promise<number> {
-  const minutes: number[] = [];
-  for (let minute = minuteIndex(sinceMs); minute <= minuteIndex(Date.now()); minute += 1) minutes.push(minute);
-  const totals = await store.totalsPerMinute(minutes);
-  return totals.reduce((sum, t) => sum + t.persisted + Object.values(t.errors).reduce((a, b) => a + b, 0), 0);
+  const totals = await store.totals(coverMinutes(minuteIndex(sinceMs), minuteIndex(Date.now()), { openEnd: true }));
+  return totals.persisted + Object.values(totals.errors).reduce((a, b) => a + b, 0);
 }
 
 async function waitForFinished(store: RedisCounterStore, sinceMs: number, count: number, timeoutMs: number): Promise<void> {
@@ -154,7 +153,7 @@ async function workersRate(processes: number, realPing: Buffer, afterDrain?: (en
   const connection = await amqp.connect(AMQP_URL);
   const channel = await connection.createConfirmChannel();
   const redis = createRedis(REDIS_URL, silentLogger);
-  const counters = new RedisCounterStore(redis, { prefix: stack.env.STATS_PREFIX ?? '', retentionMs: 3_600_000, maxValuesPerMinute: 1_000 });
+  const counters = new RedisCounterStore(redis, { prefix: stack.env.STATS_PREFIX ?? '', retentionMs: 3_600_000, detailRetentionMs: 3_600_000, maxValuesPerHour: 1_000 });
   let workers: ReturnType<typeof startApp> | undefined;
   try {
     await assertTopology(channel, stack.topology);

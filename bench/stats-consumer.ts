@@ -57,7 +57,7 @@ function messageContent(m: number): Buffer {
 /** The counting core alone (decode, entries, aggregation, Redis), batches of the default size, no broker. */
 async function countingCore(submissions: number, redis: Redis, prefix: string): Promise<number> {
   const schema = await loadDimensionSchema(DEFAULT_SCHEMA_FILE);
-  const store = new RedisCounterStore(redis, { prefix, retentionMs: 3_600_000, maxValuesPerMinute: 1_000 });
+  const store = new RedisCounterStore(redis, { prefix, retentionMs: 3_600_000, detailRetentionMs: 3_600_000, maxValuesPerHour: 1_000 });
   const options = batchPublishOptions('core', Date.now());
   const messages = Array.from({ length: DEFAULTS.batch.maxSize }, (_, m) => ({
     content: messageContent(m),
@@ -115,7 +115,7 @@ async function drainStats(topology: Topology, redis: Redis, prefix: string): Pro
     prefetch: DEFAULTS.prefetch,
     batch: DEFAULTS.batch,
     schema: await loadDimensionSchema(DEFAULT_SCHEMA_FILE),
-    store: new RedisCounterStore(redis, { prefix, retentionMs: 3_600_000, maxValuesPerMinute: 1_000 }),
+    store: new RedisCounterStore(redis, { prefix, retentionMs: 3_600_000, detailRetentionMs: 3_600_000, maxValuesPerHour: 1_000 }),
     isStoreReady: () => redis.status === 'ready',
     logger: silentLogger,
     onCounted: (n) => {

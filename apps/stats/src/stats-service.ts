@@ -1,11 +1,17 @@
 /**
- * The answers of the stats API, computed from the per-minute counters. Windows
- * end with the current (partial) minute; time series points are aligned to
- * their step, every step present, zeros included.
+ * The answers of the stats API, computed from the bucketed counters
+ * (shared/src/stats/buckets.ts). Windows end with the current (partial)
+ * minute and start at the minute `window` ago; counts by value are kept per
+ * minute and per 10 minutes only for the detail retention, so a window
+ * starting before it starts at its hour instead (the answer's `from` says
+ * where). Time series points are aligned to their step, every step present,
+ * zeros included.
  */
 import type { Clock } from '@telemetry/shared/clock';
-import { MINUTE_MS, minuteIndex, type RedisCounterStore } from '@telemetry/shared/stats/counter-store';
+import { ALL_RESOLUTIONS, coverMinutes, hourStartMinute, HOURS_ONLY, MINUTE_MS, minuteIndex, type Bucket } from '@telemetry/shared/stats/buckets';
+import { ScanBudgetExceeded, type RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import type { StatsDimension } from '@telemetry/shared/stats/dimensions';
+import { BadRequest } from './errors.js';
 
 export interface Summary {
   window: string;
@@ -19,87 +25,121 @@ export interface Summary {
 export interface DimensionValue {
   value: string;
   received: number;
+  bytes: number;
   persisted: number;
   errors: number;
+}
+
+export interface DimensionAnswer {
+  /** Where the counts start (ms): the window's first minute, or its hour when the minutes are no longer kept. */
+  from: number;
+  values: DimensionValue[];
 }
 
 export interface Point {
   t: number;
   received: number;
+  bytes: number;
   persisted: number;
   errors: number;
 }
 
-/**
- * The minutes a window touches: every minute overlapping [now - window, now].
- * Counters are per minute, so a window is widened to whole minutes at its
- * start (a "1m" window at 12:30:05 covers 12:29:00-12:30:05) rather than
- * dropping what arrived just before the current minute began.
- */
-function windowMinutes(nowMs: number, windowMs: number): number[] {
-  const first = minuteIndex(nowMs - windowMs);
-  const last = minuteIndex(nowMs);
-  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+export interface StatsServiceOptions {
+  /** How long counts by value are kept per minute and 10 minutes (the writers' STATS_DETAIL_RETENTION). */
+  readonly detailRetentionMs: number;
+  /** Counters one dimension query may read (STATS_QUERY_MAX_COUNTERS); past it the query is a 400. */
+  readonly maxScanCounters: number;
 }
 
 export class StatsService {
   constructor(
     private readonly store: RedisCounterStore,
     private readonly clock: Clock,
+    private readonly options: StatsServiceOptions,
   ) {}
 
   async summary(window: { text: string; ms: number }): Promise<Summary> {
     const nowMs = this.clock.nowMs();
-    const minutes = windowMinutes(nowMs, window.ms);
-    const perMinute = await this.store.totalsPerMinute(minutes);
-    const summary: Summary = { window: window.text, received: 0, persisted: 0, errors: {}, receivedPerSecond: 0, persistedPerSecond: 0 };
-    for (const totals of perMinute) {
-      summary.received += totals.received;
-      summary.persisted += totals.persisted;
-      for (const [type, n] of Object.entries(totals.errors)) summary.errors[type] = (summary.errors[type] ?? 0) + n;
-    }
+    const first = minuteIndex(nowMs - window.ms);
+    // Totals are kept at every resolution for the whole retention: any window is exact.
+    const totals = await this.store.totals(coverMinutes(first, minuteIndex(nowMs), { openEnd: true }));
     // Rates over the span the counted minutes really cover.
-    const coveredSeconds = (nowMs - (minutes[0] ?? 0) * MINUTE_MS) / 1000;
-    summary.receivedPerSecond = summary.received / coveredSeconds;
-    summary.persistedPerSecond = summary.persisted / coveredSeconds;
-    return summary;
+    const coveredSeconds = (nowMs - first * MINUTE_MS) / 1000;
+    return {
+      window: window.text,
+      received: totals.received,
+      persisted: totals.persisted,
+      errors: totals.errors,
+      receivedPerSecond: totals.received / coveredSeconds,
+      persistedPerSecond: totals.persisted / coveredSeconds,
+    };
   }
 
   /** Values sorted by received (descending); the tail past `top` is folded into OTHER. */
-  async dimensionValues(dimension: StatsDimension, windowMs: number, top: number): Promise<DimensionValue[]> {
-    const counts = await this.store.countsByValue(dimension, windowMinutes(this.clock.nowMs(), windowMs));
-    const values = [...counts].map(([value, c]) => ({ value, ...c }));
-    values.sort((a, b) => b.received - a.received || b.persisted - a.persisted || a.value.localeCompare(b.value));
-    if (values.length <= top) return values;
-    const kept = values.filter((v) => v.value !== 'OTHER').slice(0, top - 1);
-    const keptNames = new Set(kept.map((v) => v.value));
-    const other: DimensionValue = { value: 'OTHER', received: 0, persisted: 0, errors: 0 };
-    for (const v of values) {
-      if (keptNames.has(v.value)) continue;
-      other.received += v.received;
-      other.persisted += v.persisted;
-      other.errors += v.errors;
+  async dimensionValues(dimension: StatsDimension, window: { text: string; ms: number }, top: number): Promise<DimensionAnswer> {
+    const nowMs = this.clock.nowMs();
+    let first = minuteIndex(nowMs - window.ms);
+    let resolutions = ALL_RESOLUTIONS;
+    if (!this.hasDetail(first, nowMs)) {
+      first = hourStartMinute(first);
+      resolutions = HOURS_ONLY;
     }
-    return [...kept, other].sort((a, b) => b.received - a.received);
+    const buckets = coverMinutes(first, minuteIndex(nowMs), { openEnd: true, resolutions });
+    const counts = await this.store.countsByValue(dimension, buckets, this.options.maxScanCounters).catch((error: unknown) => {
+      if (error instanceof ScanBudgetExceeded) {
+        throw new BadRequest(
+          `window ${window.text} of ${dimension} ${error.message} (STATS_QUERY_MAX_COUNTERS): ask for a shorter window`,
+        );
+      }
+      throw error;
+    });
+    return { from: first * MINUTE_MS, values: topValues(counts, top) };
   }
 
-  async timeseries(dimension: StatsDimension, value: string, windowMs: number, stepMs: number): Promise<Point[]> {
-    const pointCount = Math.max(1, Math.floor(windowMs / stepMs));
-    const lastStart = Math.floor(this.clock.nowMs() / stepMs) * stepMs;
-    const firstStart = lastStart - (pointCount - 1) * stepMs;
-    const minutesPerStep = stepMs / MINUTE_MS;
-    const minutes = Array.from({ length: pointCount * minutesPerStep }, (_, i) => minuteIndex(firstStart) + i);
-    const series = await this.store.seriesOf(dimension, value, minutes);
-    return Array.from({ length: pointCount }, (_, p) => {
-      const point: Point = { t: firstStart + p * stepMs, received: 0, persisted: 0, errors: 0 };
-      for (let m = p * minutesPerStep; m < (p + 1) * minutesPerStep; m += 1) {
-        const counts = series[m];
-        if (!counts) continue;
-        point.received += counts.received;
-        point.persisted += counts.persisted;
-        point.errors += counts.errors;
+  async timeseries(dimension: StatsDimension, value: string, window: { text: string; ms: number }, step: { text: string; ms: number }): Promise<Point[]> {
+    const nowMs = this.clock.nowMs();
+    const pointCount = Math.max(1, Math.floor(window.ms / step.ms));
+    const lastStart = Math.floor(nowMs / step.ms) * step.ms;
+    const firstStart = lastStart - (pointCount - 1) * step.ms;
+    const stepMinutes = step.ms / MINUTE_MS;
+    let resolutions = ALL_RESOLUTIONS;
+    if (!this.hasDetail(minuteIndex(firstStart), nowMs)) {
+      if (stepMinutes % 60 !== 0) {
+        throw new BadRequest(
+          `counts by value are kept per minute for ${this.options.detailRetentionMs / 3_600_000}h (STATS_DETAIL_RETENTION): ` +
+            `a ${window.text} window needs a step of whole hours, got ${step.text}`,
+        );
       }
-      return point;
+      resolutions = HOURS_ONLY;
+    }
+    const points: Bucket[][] = Array.from({ length: pointCount }, (_, p) => {
+      const start = minuteIndex(firstStart) + p * stepMinutes;
+      return coverMinutes(start, start + stepMinutes - 1, { resolutions });
     });
+    const series = await this.store.seriesOf(dimension, value, points);
+    return series.map((counts, p) => ({ t: firstStart + p * step.ms, ...counts }));
   }
+
+  /** Whether minute `first`'s bucket is still kept (a minute bucket lives until its end plus the detail retention). */
+  private hasDetail(first: number, nowMs: number): boolean {
+    return (first + 1) * MINUTE_MS + this.options.detailRetentionMs > nowMs;
+  }
+}
+
+/** Values sorted by received (descending); past `top`, the tail (and any OTHER) folded into one OTHER. */
+function topValues(counts: Map<string, Omit<DimensionValue, 'value'>>, top: number): DimensionValue[] {
+  const values = [...counts].map(([value, c]) => ({ value, ...c }));
+  values.sort((a, b) => b.received - a.received || b.persisted - a.persisted || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  if (values.length <= top) return values;
+  const kept = values.filter((v) => v.value !== 'OTHER').slice(0, top - 1);
+  const keptSet = new Set(kept);
+  const other: DimensionValue = { value: 'OTHER', received: 0, bytes: 0, persisted: 0, errors: 0 };
+  for (const v of values) {
+    if (keptSet.has(v)) continue;
+    other.received += v.received;
+    other.bytes += v.bytes;
+    other.persisted += v.persisted;
+    other.errors += v.errors;
+  }
+  return [...kept, other].sort((a, b) => b.received - a.received);
 }

@@ -1,13 +1,14 @@
 /**
- * Realtime counters per minute and dimension value in Redis (SPEC 6).
- * Writers (the stats consumer, the workers) record pre-aggregated batches;
- * the stats API reads sums over windows of minutes.
+ * Realtime counters by time bucket and dimension value in Redis (SPEC 6).
+ * Writers (the stats consumer, the workers) record pre-aggregated batches,
+ * each count going to its minute, 10-minute and hour buckets
+ * (record-script.ts has the key layout); the stats API reads sums over the
+ * few buckets that cover a window (buckets.ts).
  */
 import type { Redis } from 'ioredis';
+import { bucketEndMs, bucketsOfMinute, minuteIndex, type Bucket } from './buckets.js';
 import { STATS_DIMENSIONS, type StatsDimension, type StatsValues } from './dimensions.js';
 import { RECORD_SCRIPT } from './record-script.js';
-
-export const MINUTE_MS = 60_000;
 
 export type CounterKind = 'received' | 'persisted' | 'error';
 const KIND_CODE: Record<CounterKind, string> = { received: 'r', persisted: 'p', error: 'e' };
@@ -25,9 +26,12 @@ export interface CountEntry {
 
 export interface CounterStoreOptions {
   readonly prefix: string;
+  /** How long totals, and counts by value per hour, are kept. */
   readonly retentionMs: number;
-  /** Distinct values per dimension and minute before the rest count as OTHER. */
-  readonly maxValuesPerMinute: number;
+  /** How long counts by value per minute and per 10 minutes are kept (at most retentionMs). */
+  readonly detailRetentionMs: number;
+  /** Distinct values per dimension and hour before the rest count as OTHER. */
+  readonly maxValuesPerHour: number;
 }
 
 export interface Totals {
@@ -39,13 +43,23 @@ export interface Totals {
 
 export interface ValueCounts {
   received: number;
+  bytes: number;
   persisted: number;
   errors: number;
 }
 
-export function minuteIndex(ms: number): number {
-  return Math.floor(ms / MINUTE_MS);
+/** A read that would go over its budget: nothing was read past the sizes. */
+export class ScanBudgetExceeded extends Error {
+  override readonly name = 'ScanBudgetExceeded';
+  constructor(
+    readonly values: number,
+    readonly budget: number,
+  ) {
+    super(`would scan ${values} counters, over the budget of ${budget}`);
+  }
 }
+
+const emptyCounts = (): ValueCounts => ({ received: 0, bytes: 0, persisted: 0, errors: 0 });
 
 export class RedisCounterStore {
   constructor(
@@ -55,104 +69,145 @@ export class RedisCounterStore {
 
   /** Records entries (aggregated here first: one script call per minute touched). */
   async record(entries: readonly CountEntry[]): Promise<void> {
-    interface Sums {
-      count: number;
-      bytes: number;
-    }
-    interface MinuteSums {
-      totals: Map<string, Sums>;
-      values: Map<string, Sums>;
-    }
-    const add = (map: Map<string, Sums>, key: string, count: number, bytes: number) => {
-      const sums = map.get(key);
-      if (sums) {
-        sums.count += count;
-        sums.bytes += bytes;
-      } else {
-        map.set(key, { count, bytes });
-      }
-    };
-    const byMinute = new Map<number, MinuteSums>();
-    for (const entry of entries) {
-      const minute = minuteIndex(entry.atMs);
-      let sums = byMinute.get(minute);
-      if (!sums) {
-        sums = { totals: new Map(), values: new Map() };
-        byMinute.set(minute, sums);
-      }
-      const kind = KIND_CODE[entry.kind];
-      const bytes = entry.bytes ?? 0;
-      add(sums.totals, `${kind}\u0000${entry.errorType ?? ''}`, entry.count, bytes);
-      for (let d = 0; d < STATS_DIMENSIONS.length; d += 1) {
-        const value = entry.values[STATS_DIMENSIONS[d] as StatsDimension];
-        // A dimension the entry does not have (a Glean ping has no appName) is not counted.
-        if (value !== undefined) add(sums.values, `${kind}\u0000${d + 1}\u0000${value}`, entry.count, bytes);
-      }
-    }
-    const { prefix, retentionMs, maxValuesPerMinute } = this.options;
+    const byMinute = aggregateByMinute(entries);
+    const { prefix, maxValuesPerHour, retentionMs, detailRetentionMs } = this.options;
     await Promise.all(
       [...byMinute].map(([minute, sums]) => {
-        const args: (string | number)[] = [prefix, retentionMs, maxValuesPerMinute, minute, sums.totals.size];
-        for (const [key, { count, bytes }] of sums.totals) args.push(...key.split('\u0000'), count, bytes);
-        for (const [key, { count, bytes }] of sums.values) args.push(...key.split('\u0000'), count, bytes);
+        const args: (string | number)[] = [prefix, maxValuesPerHour];
+        for (const bucket of bucketsOfMinute(minute)) {
+          const end = bucketEndMs(bucket);
+          const countsRetention = bucket.resolution.name === '1h' ? retentionMs : detailRetentionMs;
+          args.push(bucket.resolution.name, bucket.index, end + retentionMs, end + countsRetention);
+        }
+        args.push(sums.totals.size);
+        for (const { parts, count, bytes } of sums.totals.values()) args.push(...parts, count, bytes);
+        for (const { parts, count, bytes } of sums.values.values()) args.push(...parts, count, bytes);
         return this.redis.eval(RECORD_SCRIPT, 0, ...args);
       }),
     );
   }
 
-  /** Totals of each minute index in `minutes`, in order. */
-  async totalsPerMinute(minutes: readonly number[]): Promise<Totals[]> {
-    const pipeline = this.redis.pipeline();
-    for (const minute of minutes) pipeline.hgetall(this.key(minute, 't'));
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([error, raw]) => {
-      if (error) throw error;
-      const totals: Totals = { received: 0, bytes: 0, persisted: 0, errors: {} };
-      for (const [field, value] of Object.entries((raw ?? {}) as Record<string, string>)) {
-        const n = Number(value);
-        if (field === 'received' || field === 'bytes' || field === 'persisted') totals[field] = n;
-        else if (field.startsWith('error:')) totals.errors[field.slice(6)] = n;
-      }
-      return totals;
-    });
+  /** Totals summed over `buckets`. */
+  async totals(buckets: readonly Bucket[]): Promise<Totals> {
+    const sum: Totals = { received: 0, bytes: 0, persisted: 0, errors: {} };
+    await Promise.all(
+      buckets.map(async (bucket) => {
+        const raw = await this.redis.hgetall(this.key(bucket, 't'));
+        for (const [field, value] of Object.entries(raw)) {
+          const n = Number(value);
+          if (field === 'received' || field === 'bytes' || field === 'persisted') sum[field] += n;
+          else if (field.startsWith('error:')) sum.errors[field.slice(6)] = (sum.errors[field.slice(6)] ?? 0) + n;
+        }
+      }),
+    );
+    return sum;
   }
 
-  /** Summed counts by value of one dimension over `minutes`. */
-  async countsByValue(dimension: StatsDimension, minutes: readonly number[]): Promise<Map<string, ValueCounts>> {
-    const pipeline = this.redis.pipeline();
-    const kinds = ['r', 'p', 'e'] as const;
-    for (const minute of minutes) for (const kind of kinds) pipeline.hgetall(this.key(minute, `${kind}:${dimension}`));
-    const results = (await pipeline.exec()) ?? [];
+  /**
+   * Counts by value of one dimension summed over `buckets`. The hashes' sizes
+   * are read first: past `maxCounters` (fields, four per value at most) it
+   * throws ScanBudgetExceeded before reading any of them. Each hash is merged
+   * as its reply arrives, so memory holds the sums, not every reply.
+   */
+  async countsByValue(dimension: StatsDimension, buckets: readonly Bucket[], maxCounters: number): Promise<Map<string, ValueCounts>> {
+    const keys = buckets.map((bucket) => this.key(bucket, `c:${dimension}`));
+    const sizes = await Promise.all(keys.map((key) => this.redis.hlen(key)));
+    const scanned = sizes.reduce((a, b) => a + b, 0);
+    if (scanned > maxCounters) throw new ScanBudgetExceeded(scanned, maxCounters);
     const out = new Map<string, ValueCounts>();
-    results.forEach(([error, raw], index) => {
-      if (error) throw error;
-      const kind = kinds[index % 3];
-      for (const [value, count] of Object.entries((raw ?? {}) as Record<string, string>)) {
-        let counts = out.get(value);
-        if (!counts) out.set(value, (counts = { received: 0, persisted: 0, errors: 0 }));
-        if (kind === 'r') counts.received += Number(count);
-        else if (kind === 'p') counts.persisted += Number(count);
-        else counts.errors += Number(count);
-      }
-    });
+    await Promise.all(
+      keys.map(async (key, k) => {
+        if (sizes[k] === 0) return;
+        const raw = await this.redis.hgetall(key);
+        for (const field in raw) addField(out, field, Number(raw[field]));
+      }),
+    );
     return out;
   }
 
-  /** Counts of one dimension value for each minute index in `minutes`, in order. */
-  async seriesOf(dimension: StatsDimension, value: string, minutes: readonly number[]): Promise<ValueCounts[]> {
-    const pipeline = this.redis.pipeline();
-    for (const minute of minutes) {
-      for (const kind of ['r', 'p', 'e']) pipeline.hget(this.key(minute, `${kind}:${dimension}`), value);
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const numbers = results.map(([error, raw]) => {
-      if (error) throw error;
-      return Number(raw ?? 0);
-    });
-    return minutes.map((_, i) => ({ received: numbers[i * 3] ?? 0, persisted: numbers[i * 3 + 1] ?? 0, errors: numbers[i * 3 + 2] ?? 0 }));
+  /** Counts of one dimension value for each group of buckets (a time series point each), in order. */
+  async seriesOf(dimension: StatsDimension, value: string, points: readonly (readonly Bucket[])[]): Promise<ValueCounts[]> {
+    const fields = [`r:${value}`, `b:${value}`, `p:${value}`, `e:${value}`];
+    return Promise.all(
+      points.map(async (buckets) => {
+        const sum = emptyCounts();
+        const replies = await Promise.all(buckets.map((bucket) => this.redis.hmget(this.key(bucket, `c:${dimension}`), ...fields)));
+        for (const [received, bytes, persisted, errors] of replies) {
+          sum.received += Number(received ?? 0);
+          sum.bytes += Number(bytes ?? 0);
+          sum.persisted += Number(persisted ?? 0);
+          sum.errors += Number(errors ?? 0);
+        }
+        return sum;
+      }),
+    );
   }
 
-  private key(minute: number, suffix: string): string {
-    return `${this.options.prefix}:${minute}:${suffix}`;
+  private key(bucket: Bucket, suffix: string): string {
+    return `${this.options.prefix}:${bucket.resolution.name}:${bucket.index}:${suffix}`;
   }
+}
+
+/** Adds one `<kind>:<value>` field of a counts hash to `out`. */
+function addField(out: Map<string, ValueCounts>, field: string, n: number): void {
+  const value = field.slice(2);
+  let counts = out.get(value);
+  if (!counts) out.set(value, (counts = emptyCounts()));
+  switch (field.charCodeAt(0)) {
+    case 114: // r
+      counts.received += n;
+      break;
+    case 98: // b
+      counts.bytes += n;
+      break;
+    case 112: // p
+      counts.persisted += n;
+      break;
+    default: // e
+      counts.errors += n;
+  }
+}
+
+interface Sums {
+  /** The script's arguments before the sums: kind and error type, or kind, dimension index and value. */
+  readonly parts: readonly (string | number)[];
+  count: number;
+  bytes: number;
+}
+interface MinuteSums {
+  totals: Map<string, Sums>;
+  values: Map<string, Sums>;
+}
+
+/** Entries summed per minute: totals by (kind, error type), counts by (kind, dimension index, value). */
+function aggregateByMinute(entries: readonly CountEntry[]): Map<number, MinuteSums> {
+  const add = (map: Map<string, Sums>, parts: readonly (string | number)[], count: number, bytes: number) => {
+    // Only the last part may hold any character (NUL included): the key groups unambiguously; the parts go to Redis.
+    const key = parts.join('\u0000');
+    const sums = map.get(key);
+    if (sums) {
+      sums.count += count;
+      sums.bytes += bytes;
+    } else {
+      map.set(key, { parts, count, bytes });
+    }
+  };
+  const byMinute = new Map<number, MinuteSums>();
+  for (const entry of entries) {
+    const minute = minuteIndex(entry.atMs);
+    let sums = byMinute.get(minute);
+    if (!sums) {
+      sums = { totals: new Map(), values: new Map() };
+      byMinute.set(minute, sums);
+    }
+    const kind = KIND_CODE[entry.kind];
+    const bytes = entry.bytes ?? 0;
+    add(sums.totals, [kind, entry.errorType ?? ''], entry.count, bytes);
+    for (let d = 0; d < STATS_DIMENSIONS.length; d += 1) {
+      const value = entry.values[STATS_DIMENSIONS[d] as StatsDimension];
+      // A dimension the entry does not have (a Glean ping has no appName) is not counted.
+      if (value !== undefined) add(sums.values, [kind, d + 1, value], entry.count, bytes);
+    }
+  }
+  return byMinute;
 }

@@ -1,35 +1,50 @@
 /**
- * One Redis round trip records a whole pre-aggregated batch for one minute:
+ * One Redis round trip records a whole pre-aggregated batch for one minute,
+ * into that minute's bucket and its 10-minute and hour rollups at once:
  * totals per kind, then counts per (kind, dimension, value) — counters are
  * per dimension, never per combination, so a batch costs O(distinct values).
- * Per-dimension, per-minute distinct values are capped: a value beyond the
- * cap is counted as OTHER, so random client values cannot grow Redis without
- * bound. Every touched key expires after the retention.
+ * Distinct values are capped per dimension and HOUR: a value beyond the cap
+ * is counted as OTHER for the rest of that hour, in every bucket of it, so
+ * random client values cannot grow Redis past cap × hours of retention.
+ * Each key expires at its bucket's end plus its retention (PEXPIREAT: the
+ * same deadline whichever writer touches it, and a late count for a bucket
+ * already past it is dropped at once).
  *
- * Keys (m = minute index, ms / 60000):
- *   <p>:<m>:t            HASH received, bytes, persisted, error:<type>
- *   <p>:<m>:<k>:<dim>    HASH value -> count   (k: r received, p persisted, e errors)
- *   <p>:<m>:b:<dim>      HASH value -> bytes received
- *   <p>:<m>:v:<dim>      SET  admitted values (the cap)
+ * Keys (r = 1m | 10m | 1h, i = bucket index: minute index / r's minutes):
+ *   <p>:<r>:<i>:t          HASH received, bytes, persisted, error:<type>     (every resolution, STATS_RETENTION)
+ *   <p>:<r>:<i>:c:<dim>    HASH r:<value> received, b:<value> bytes received,
+ *                               p:<value> persisted, e:<value> errors       (1m, 10m: STATS_DETAIL_RETENTION; 1h: STATS_RETENTION)
+ *   <p>:1h:<i>:v:<dim>     SET  the hour's admitted values (the cap)
+ *
+ * ARGV: prefix, cap, then for each of the three buckets of the minute
+ * (1h, 10m, 1m): resolution name, index, totals expire-at, counts expire-at;
+ * then the number of totals entries and those entries (kind, error type,
+ * count, bytes); then per dimension value: kind, dimension index (1-based,
+ * STATS_DIMENSIONS order), value, count, bytes.
  */
 import { STATS_DIMENSIONS } from './dimensions.js';
 
-// The dimension names come from STATS_DIMENSIONS (the record call sends their 1-based index).
 export const RECORD_SCRIPT = `
 local prefix = ARGV[1]
-local ttl = tonumber(ARGV[2])
-local cap = tonumber(ARGV[3])
-local base = prefix .. ':' .. ARGV[4]
+local cap = tonumber(ARGV[2])
 local dims = {${STATS_DIMENSIONS.map((d) => `'${d}'`).join(', ')}}
-local touched = {}
+local buckets = {}
+local i = 3
+for b = 1, 3 do
+  buckets[b] = { base = prefix .. ':' .. ARGV[i] .. ':' .. ARGV[i + 1], totalsAt = ARGV[i + 2], countsAt = ARGV[i + 3] }
+  i = i + 4
+end
+local hour = buckets[1]
+local expireAt = {}
 local admitted = {}
 local function admit(d, value)
-  local set = base .. ':v:' .. dims[d]
-  touched[set] = true
-  local memo = set .. '\\0' .. value
-  if admitted[memo] then return admitted[memo] end
+  local memo = d .. '\\0' .. value
+  local known = admitted[memo]
+  if known then return known end
+  local set = hour.base .. ':v:' .. dims[d]
+  expireAt[set] = hour.countsAt
   local result = 'OTHER'
-  if redis.call('SISMEMBER', set, value) == 1 then
+  if value == 'OTHER' or redis.call('SISMEMBER', set, value) == 1 then
     result = value
   elseif redis.call('SCARD', set) < cap then
     redis.call('SADD', set, value)
@@ -38,38 +53,38 @@ local function admit(d, value)
   admitted[memo] = result
   return result
 end
-local totals = base .. ':t'
-touched[totals] = true
--- ARGV[5] = number of totals entries, each: kind, error type, count, bytes
-local i = 6
-for _ = 1, tonumber(ARGV[5]) do
+local totalsCount = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, totalsCount do
   local kind = ARGV[i]
   local count = tonumber(ARGV[i + 2])
-  if kind == 'r' then
-    redis.call('HINCRBY', totals, 'received', count)
-    redis.call('HINCRBY', totals, 'bytes', tonumber(ARGV[i + 3]))
-  elseif kind == 'p' then
-    redis.call('HINCRBY', totals, 'persisted', count)
-  else
-    redis.call('HINCRBY', totals, 'error:' .. ARGV[i + 1], count)
+  for b = 1, 3 do
+    local key = buckets[b].base .. ':t'
+    expireAt[key] = buckets[b].totalsAt
+    if kind == 'r' then
+      redis.call('HINCRBY', key, 'received', count)
+      redis.call('HINCRBY', key, 'bytes', tonumber(ARGV[i + 3]))
+    elseif kind == 'p' then
+      redis.call('HINCRBY', key, 'persisted', count)
+    else
+      redis.call('HINCRBY', key, 'error:' .. ARGV[i + 1], count)
+    end
   end
   i = i + 4
 end
--- then per dimension value: kind, dimension index (1-8, STATS_DIMENSIONS order), value, count, bytes
 while i <= #ARGV do
   local kind = ARGV[i]
   local d = tonumber(ARGV[i + 1])
   local value = admit(d, ARGV[i + 2])
   local count = tonumber(ARGV[i + 3])
-  local hash = base .. ':' .. kind .. ':' .. dims[d]
-  touched[hash] = true
-  redis.call('HINCRBY', hash, value, count)
-  if kind == 'r' then
-    local byteHash = base .. ':b:' .. dims[d]
-    touched[byteHash] = true
-    redis.call('HINCRBY', byteHash, value, tonumber(ARGV[i + 4]))
+  local bytes = tonumber(ARGV[i + 4])
+  for b = 1, 3 do
+    local key = buckets[b].base .. ':c:' .. dims[d]
+    expireAt[key] = buckets[b].countsAt
+    redis.call('HINCRBY', key, kind .. ':' .. value, count)
+    if kind == 'r' then redis.call('HINCRBY', key, 'b:' .. value, bytes) end
   end
   i = i + 5
 end
-for key, _ in pairs(touched) do redis.call('PEXPIRE', key, ttl) end
+for key, at in pairs(expireAt) do redis.call('PEXPIREAT', key, at) end
 return 0`;
