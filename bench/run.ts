@@ -14,6 +14,7 @@ import { machineDescription, type BenchResult } from './harness.js';
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   conversion: async () => (await import('./conversion.js')).benchConversion(),
   'stats-consumer': async () => (await import('./stats-consumer.js')).benchStatsConsumer(),
+  'stats-queries': async () => (await import('./stats-queries.js')).benchStatsQueries(),
   'ingest-path': async () => (await import('./ingest-path.js')).benchIngestPath(),
   ingestion: async () => (await import('./ingestion.js')).benchIngestion(),
   mapreduce: async () => (await import('./mapreduce.js')).benchMapreduce(),

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { topologyEnvShape } from '@telemetry/shared/amqp/topology';
+import { counterStoreEnvShape } from '@telemetry/shared/stats/store-config';
 import { conversionEnvShape } from '@telemetry/shared/config/domain';
 import { opsEnvShape } from '@telemetry/shared/config/ops';
 import { APPS, type AppName } from './checks/common.js';
@@ -54,6 +55,7 @@ export function knownVariables(app: AppName, root = REPO_ROOT): Set<string> | un
   if (text.includes('...topologyEnvShape')) for (const name of Object.keys(topologyEnvShape)) names.add(name);
   if (text.includes('...conversionEnvShape')) for (const name of Object.keys(conversionEnvShape)) names.add(name);
   if (text.includes('...opsEnvShape')) for (const name of Object.keys(opsEnvShape)) names.add(name);
+  if (text.includes('...counterStoreEnvShape')) for (const name of Object.keys(counterStoreEnvShape)) names.add(name);
   return names;
 }
 

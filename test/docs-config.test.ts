@@ -15,7 +15,7 @@ const SCHEMA_FILES: Record<AppName | 'shared', string[]> = {
   gateway: ['apps/gateway/src/config.ts'],
   workers: ['apps/workers/src/config.ts'],
   stats: ['apps/stats/src/config.ts'],
-  shared: ['shared/src/amqp/topology.ts', 'shared/src/config/domain.ts', 'shared/src/config/ops.ts'],
+  shared: ['shared/src/amqp/topology.ts', 'shared/src/config/domain.ts', 'shared/src/config/ops.ts', 'shared/src/stats/store-config.ts'],
 };
 const SECTION_OF: Record<AppName, string> = { gateway: 'Gateway', workers: 'Workers', stats: 'Stats' };
 const SHARED_SECTIONS = ['Every app', 'RabbitMQ topology'];

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { estimateDefinitionsBytes } from '../src/revisions/definitions-size.js';
 import { RevisionCache } from '../src/revisions/revision-cache.js';
 import { histogramsPath, startHgServer, type HgServer } from '../../test/support/hg-server.js';
 import { fixturePath } from '../../test/support/fixtures.js';
@@ -53,6 +54,39 @@ describe('RevisionCache with the real revisions', () => {
     expect(cache.counters).toMatchObject({ fetches: 1, memoryHits: 1 });
   });
 
+  it('keys a 40-digit upper-case id and its 12-digit lower-case short id as one revision: one fetch, one file', async () => {
+    server.setDelayMs(50);
+    const cache = new RevisionCache({ hgServer: server.url, cacheDir });
+    const full = `https://hg.mozilla.org/${CENTRAL.repo}/rev/${CENTRAL.revision.toUpperCase()}0123456789ABCDEF0123456789AB`;
+    const short = urlOf(CENTRAL);
+    // At once (the shared load) and after (memory), in both spellings.
+    const results = await Promise.all([cache.get(full), cache.get(short), cache.get(full.toLowerCase())]);
+    results.push(await cache.get(full), await cache.get(short));
+    expect(new Set(results).size).toBe(1);
+    expect(server.requests).toEqual([histogramsPath(CENTRAL.repo, CENTRAL.revision)]);
+    expect(await readdir(path.join(cacheDir, CENTRAL.repo))).toEqual([CENTRAL.revision]);
+
+    // Another process: the full id finds the short id's file on disk.
+    const restarted = new RevisionCache({ hgServer: server.url, cacheDir });
+    expect((await restarted.get(full)).size).toBe(results[0]?.size);
+    expect(restarted.counters).toMatchObject({ diskHits: 1, fetches: 0 });
+  });
+
+  it('remembers a 404 under the normalised id too', async () => {
+    const cache = new RevisionCache({ hgServer: server.url, cacheDir });
+    await expect(cache.get('https://hg.mozilla.org/mozilla-central/rev/0123456789AB')).rejects.toThrow(/answered HTTP 404/);
+    await expect(cache.get('https://hg.mozilla.org/mozilla-central/rev/0123456789abcdef0123456789abcdef01234567')).rejects.toThrow(/answered HTTP 404/);
+    expect(server.requests).toEqual([histogramsPath('mozilla-central', '0123456789ab')]);
+    expect(cache.counters).toMatchObject({ fetches: 1, notFound: 1, notFoundHits: 1 });
+  });
+
+  it('fetches a short id by its prefix, as the server resolves it', async () => {
+    const cache = new RevisionCache({ hgServer: server.url, cacheDir });
+    const definitions = await cache.get('https://hg.mozilla.org/releases/mozilla-release/rev/A55C55');
+    expect(definitions.size).toBeGreaterThan(500);
+    expect(server.requests).toEqual([histogramsPath(RELEASE.repo, 'a55c55')]);
+  });
+
   it('shares one fetch among 50 concurrent gets (single flight)', async () => {
     server.setDelayMs(100);
     const cache = new RevisionCache({ hgServer: server.url, cacheDir });
@@ -78,6 +112,24 @@ describe('RevisionCache with the real revisions', () => {
     await cache.get(urlOf(RELEASE));
     expect(server.requests).toHaveLength(2);
     expect(cache.counters).toMatchObject({ fetches: 2, diskHits: 1, memoryHits: 0 });
+  });
+
+  it('keeps compiled revisions within memoryMaxBytes by their estimated heap', async () => {
+    const probe = new RevisionCache({ hgServer: server.url, cacheDir });
+    const release = estimateDefinitionsBytes(await probe.get(urlOf(RELEASE)));
+    const central = estimateDefinitionsBytes(await probe.get(urlOf(CENTRAL)));
+    // Room for one of them, not both.
+    const cache = new RevisionCache({ hgServer: server.url, cacheDir, memoryMaxBytes: Math.max(release, central) + 1 });
+    await cache.get(urlOf(RELEASE));
+    await cache.get(urlOf(RELEASE));
+    await cache.get(urlOf(CENTRAL));
+    await cache.get(urlOf(RELEASE));
+    expect(cache.counters).toMatchObject({ diskHits: 3, memoryHits: 1, fetches: 0 });
+    // Smaller than one revision: nothing is kept, every get compiles from disk (and still answers).
+    const tiny = new RevisionCache({ hgServer: server.url, cacheDir, memoryMaxBytes: 1_000 });
+    await tiny.get(urlOf(RELEASE));
+    expect((await tiny.get(urlOf(RELEASE))).size).toBeGreaterThan(500);
+    expect(tiny.counters).toMatchObject({ diskHits: 2, memoryHits: 0 });
   });
 
   it('ignores an invalid file on disk, refetches it and repairs the cache', async () => {

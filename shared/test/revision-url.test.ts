@@ -2,14 +2,48 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PingError } from '../src/errors.js';
-import { parseRevisionUrl } from '../src/revisions/revision-url.js';
+import { normaliseRevisionId, parseRevisionUrl, SHORT_ID_LENGTH } from '../src/revisions/revision-url.js';
+
+describe('normaliseRevisionId', () => {
+  it.each([
+    ['ABCDEF0123456789ABCDEF0123456789ABCDEF01', 'abcdef012345'],
+    ['abcdef0123456789abcdef0123456789abcdef01', 'abcdef012345'],
+    ['abcdef012345', 'abcdef012345'],
+    ['ABCDEF012345', 'abcdef012345'],
+    ['abcdef0123456', 'abcdef012345'],
+    ['AbCdEf01234', 'abcdef01234'],
+    ['a55c55', 'a55c55'],
+    ['F', 'f'],
+  ])('%s -> %s', (id, normalised) => {
+    expect(normaliseRevisionId(id)).toBe(normalised);
+  });
+
+  it('gives one spelling to every case and length of one revision from 12 digits on', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9a-f]{40}$/), fc.integer({ min: SHORT_ID_LENGTH, max: 40 }), fc.boolean(), (full, length, upper) => {
+        const sent = full.slice(0, length);
+        expect(normaliseRevisionId(upper ? sent.toUpperCase() : sent)).toBe(full.slice(0, SHORT_ID_LENGTH));
+      }),
+    );
+  });
+
+  it('keeps shorter ids distinct (each is its own prefix)', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9A-Fa-f]{1,11}$/), (sent) => {
+        expect(normaliseRevisionId(sent)).toBe(sent.toLowerCase());
+      }),
+    );
+  });
+});
 
 describe('parseRevisionUrl', () => {
   it.each([
     ['https://hg.mozilla.org/releases/mozilla-release/rev/a55c55edf302', 'releases/mozilla-release', 'a55c55edf302'],
     ['http://hg.mozilla.org/releases/mozilla-release/rev/a55c55edf302', 'releases/mozilla-release', 'a55c55edf302'],
     ['https://hg.mozilla.org/mozilla-central/rev/8d3810543edc', 'mozilla-central', '8d3810543edc'],
-    ['https://hg.mozilla.org/releases/mozilla-1.9.2/rev/0123456789abcdef0123456789abcdef01234567', 'releases/mozilla-1.9.2', '0123456789abcdef0123456789abcdef01234567'],
+    // A full 40-digit id keys as its 12-digit short id.
+    ['https://hg.mozilla.org/releases/mozilla-1.9.2/rev/0123456789abcdef0123456789abcdef01234567', 'releases/mozilla-1.9.2', '0123456789ab'],
+    ['https://hg.mozilla.org/mozilla-central/rev/AD0AE007AA9E0123456789ABCDEF0123456789AB', 'mozilla-central', 'ad0ae007aa9e'],
     // Trailing slash as the 2013 server accepted; upper-case hex normalised to one cache key.
     ['https://hg.mozilla.org/mozilla-central/rev/AD0AE007AA9E/', 'mozilla-central', 'ad0ae007aa9e'],
     ['http://127.0.0.1:8080/integration/mozilla-inbound/rev/abc123', 'integration/mozilla-inbound', 'abc123'],

@@ -297,14 +297,17 @@ export async function startClusterPipeline(): Promise<ClusterPipeline> {
         const output = path.join(network.dir, 'mapreduce-output.txt');
         const job = path.join(REPO_ROOT, 'apps/mapreduce/test/jobs/count.ts');
         const args = [path.join(REPO_ROOT, 'cli/bin/telemetry.js'), 'mapreduce', job, '--input-filter', filter, '--data-dir', dataDir];
-        args.push('--work-dir', path.join(network.dir, 'mapreduce-work'), '--output', output, '--num-mappers', '4', '--distributed');
+        const workDir = path.join(network.dir, 'mapreduce-work');
+        args.push('--work-dir', workDir, '--output', output, '--num-mappers', '4', '--distributed');
+        // The workers take tasks only under these roots (and the client checks them before submitting).
+        const env = { ...mapreduceEnv, MAPREDUCE_JOB_ROOTS: path.dirname(job), MAPREDUCE_DATA_ROOTS: dataDir, MAPREDUCE_WORK_ROOTS: workDir };
         const startedAt = Date.now();
         // Started now: `ip netns exec` gives each process a mount namespace of its own, which sees the
         // mounts made before it started (the union is mounted just before), not those made later.
         for (const { host } of workerHosts) {
-          apps.push(startApp(network, host, `mapreduce-worker-${host.name}`, [path.join(REPO_ROOT, 'cli/bin/telemetry.js'), 'mapreduce-worker'], mapreduceEnv));
+          apps.push(startApp(network, host, `mapreduce-worker-${host.name}`, [path.join(REPO_ROOT, 'cli/bin/telemetry.js'), 'mapreduce-worker'], env));
         }
-        const client = startApp(network, hosts.cl, 'mapreduce-client', args, mapreduceEnv);
+        const client = startApp(network, hosts.cl, 'mapreduce-client', args, env);
         await client.exited;
         if (client.child.exitCode !== 0) throw new Error(`mapreduce exited ${client.child.exitCode}:\n${await readFile(client.logFile, 'utf8')}`);
         return { output: await readFile(output, 'utf8'), ms: Date.now() - startedAt };

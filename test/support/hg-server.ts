@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -28,7 +28,11 @@ export interface HgServerOptions {
 /**
  * A static server of a `<repo>/raw-file/<rev>/<path>` tree that answers like
  * the Mercurial server for it: the file with 200, 404 for anything else,
- * never a file outside the root. Real HTTP on 127.0.0.1, random port.
+ * never a file outside the root. As hg does, a revision in the URL may be any
+ * unique prefix of a revision directory's id (`a55c55` or `a55c55edf302` for
+ * a directory `a55c55edf302`, or the 12-digit short id for a directory named
+ * by a full 40-digit id); an ambiguous prefix is 404. Real HTTP on
+ * 127.0.0.1, random port.
  */
 export async function startHgServer(options: HgServerOptions = {}): Promise<HgServer> {
   const root = path.resolve(options.root ?? fixturePath('hg'));
@@ -95,7 +99,7 @@ export async function startHgServer(options: HgServerOptions = {}): Promise<HgSe
 }
 
 async function serveFile(root: string, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-  const file = resolveInside(root, request.url ?? '/');
+  const file = await resolveRevision(root, resolveInside(root, request.url ?? '/'));
   const info = file === undefined ? undefined : await stat(file).catch(() => undefined);
   if (file === undefined || info === undefined || !info.isFile()) {
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -127,6 +131,23 @@ function resolveInside(root: string, url: string): string | undefined {
   if (segments.some((segment) => segment === '.' || segment === '..')) return undefined;
   const file = path.resolve(root, ...segments);
   return file.startsWith(root + path.sep) ? file : undefined;
+}
+
+/**
+ * `<root>/<repo>/raw-file/<prefix>/<path>` with the prefix replaced by the one
+ * revision directory it starts; unchanged when no such directory, or several.
+ */
+async function resolveRevision(root: string, file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  const segments = path.relative(root, file).split(path.sep);
+  const at = segments.indexOf('raw-file');
+  const prefix = segments[at + 1];
+  if (at < 1 || prefix === undefined || !/^[0-9a-f]{1,40}$/.test(prefix)) return file;
+  const revisionsDir = path.join(root, ...segments.slice(0, at + 1));
+  const revisions = await readdir(revisionsDir, { withFileTypes: true }).catch(() => []);
+  const matches = revisions.filter((entry) => entry.isDirectory() && entry.name.startsWith(prefix));
+  if (matches.length !== 1 || matches[0] === undefined) return matches.length > 1 ? undefined : file;
+  return path.join(revisionsDir, matches[0].name, ...segments.slice(at + 2));
 }
 
 /** Relative URL path of a revision's Histograms.json, as the server (and the fixtures tree) lays it out. */

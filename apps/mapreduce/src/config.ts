@@ -9,6 +9,7 @@ import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
 import { configFromEnv, type Env } from '@telemetry/shared/config/env';
 import { durationMsField, integerField } from '@telemetry/shared/config/units';
 import type { DistributedOptions } from './distributed/options.js';
+import { parseRoots, SHIPPED_JOBS_DIR, type TaskRoots } from './task-roots.js';
 
 /** Values of MAPREDUCE_HISTOGRAM_CRON that mean "not scheduled". */
 const CRON_OFF = ['', 'off', 'false', 'none', '0'];
@@ -50,10 +51,17 @@ const mapreduceEnvSchema = z.object({
   HG_SERVER: z.url().default('https://hg.mozilla.org'),
   REVISION_CACHE_DIR: z.string().default('./var/revision-cache'),
   SHUTDOWN_TIMEOUT: durationMsField('30s'),
+  /**
+   * Comma-separated directories a worker accepts a task's job module from (default: the shipped jobs),
+   * its data directory under (default: STORAGE_DIR) and its run directory under (default: MAPREDUCE_WORK_DIR).
+   */
+  MAPREDUCE_JOB_ROOTS: z.string().optional(),
+  MAPREDUCE_DATA_ROOTS: z.string().optional(),
+  MAPREDUCE_WORK_ROOTS: z.string().optional(),
 });
 
 export interface MapreduceConfig {
-  readonly distributed: DistributedOptions;
+  readonly distributed: DistributedOptions & { readonly roots: TaskRoots };
   readonly concurrency: number;
   readonly lockDurationMs: number;
   readonly stalledIntervalMs: number;
@@ -96,6 +104,11 @@ export function parseMapreduceConfig(env: Env): MapreduceConfig {
       prefix: e.BULLMQ_PREFIX,
       attempts: e.MAPREDUCE_ATTEMPTS,
       backoffMs: e.MAPREDUCE_BACKOFF,
+      roots: {
+        jobs: parseRoots(e.MAPREDUCE_JOB_ROOTS ?? SHIPPED_JOBS_DIR),
+        data: parseRoots(e.MAPREDUCE_DATA_ROOTS ?? e.STORAGE_DIR),
+        work: parseRoots(e.MAPREDUCE_WORK_ROOTS ?? e.MAPREDUCE_WORK_DIR),
+      },
     },
     concurrency: e.MAPREDUCE_CONCURRENCY,
     lockDurationMs: e.MAPREDUCE_LOCK_DURATION,

@@ -14,6 +14,7 @@ import { concatenateFiles, mapOutputFile, newRunId, reduceOutputFile, removeRunD
 import type { PhaseResults, ProgressSink, RunPlan } from './runner.js';
 import { addCounters, emptyCounters, type BadRecord, type MapTaskReport, type TaskCounters } from './tasks.js';
 import type { DistributedOptions } from './distributed/options.js';
+import { assertRunUnderRoots } from './task-roots.js';
 
 const DEFAULT_COMBINE_THRESHOLD = 100;
 
@@ -89,6 +90,8 @@ async function readReports(plan: RunPlan): Promise<MapTaskReport[]> {
 export async function runMapReduce(options: MapReduceOptions): Promise<MapReduceResult> {
   const startedAt = Date.now();
   const jobModule = await resolveJobPath(options.job);
+  // The workers would refuse every task of a run outside their roots: say so before loading or walking anything.
+  if (options.distributed?.roots) await assertRunUnderRoots({ jobModule, dataDir: options.dataDir, workDir: options.workDir }, options.distributed.roots);
   const job = await loadJob(jobModule);
   const filter = isCompiledFilter(options.inputFilter) ? options.inputFilter : await loadInputFilter(options.inputFilter);
   const mappers = positive('the number of mappers', options.mappers ?? 1);

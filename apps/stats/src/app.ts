@@ -9,11 +9,16 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { dockerflowApp, type DockerflowOptions } from '@telemetry/shared/http/dockerflow';
 import { requestDuration, requestDurationHistogram } from '@telemetry/shared/http/request-duration';
-import { BadRequest, statsApi } from './routes/api.js';
+import { BadRequest, Overloaded } from './errors.js';
+import { LiveSummary } from './live-summary.js';
+import { QueryGate, type QueryGateLimits } from './query-gate.js';
+import { requestGuards, type RequestGuardOptions } from './request-guard.js';
+import { statsApi } from './routes/api.js';
 import type { StatsService } from './stats-service.js';
 
 const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public');
@@ -41,23 +46,40 @@ export interface StatsAppDependencies {
   /** MapReduce output directory served read-only under /data/. */
   readonly dataDir?: string;
   readonly streamIntervalMs?: number;
+  /** Queries at once and waiting (past both: 503), and live streams at once (past it: 503). */
+  readonly limits: { readonly queries: QueryGateLimits; readonly maxStreams: number };
   /** The Dockerflow endpoints' checks and version (none without). */
   readonly dockerflow?: DockerflowOptions;
   /** Extra routes mounted by main (e.g. the BullMQ board). */
   readonly mount?: (app: Hono) => void;
+  /** Hosts state-changing and /admin requests may name (request-guard.ts); default: the loopback names only. */
+  readonly hosts?: RequestGuardOptions;
 }
 
 export function createStatsApp(deps: StatsAppDependencies): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     if (error instanceof BadRequest) return c.json({ error: error.message }, 400);
+    // hono's own answers (basic auth's 401 with WWW-Authenticate, 413): a refused request, not a bug.
+    if (error instanceof HTTPException) {
+      deps.logger.info({ status: error.status, path: c.req.path, method: c.req.method }, 'stats request refused');
+      return error.getResponse();
+    }
+    if (error instanceof URIError) return c.json({ error: 'the URL has a malformed percent-encoding' }, 400);
+    if (error instanceof Overloaded) return c.json({ error: error.message }, 503, { 'Retry-After': String(error.retryAfterSeconds) });
     deps.logger.error({ err: error, path: c.req.path }, 'unhandled stats error');
     return c.json({ error: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.use(requestDuration(requestDurationHistogram(deps.registry, 'telemetry_stats')));
+  app.use(...requestGuards(deps.hosts ?? { listenHost: '', allowedHosts: [] }));
 
-  app.route('/api/stats', statsApi(deps.service, { retentionMs: deps.retentionMs, ...(deps.streamIntervalMs ? { streamIntervalMs: deps.streamIntervalMs } : {}) }));
+  const live = new LiveSummary({
+    intervalMs: deps.streamIntervalMs ?? 1_000,
+    maxStreams: deps.limits.maxStreams,
+    compute: () => deps.service.summary({ text: '1m', ms: 60_000 }),
+  });
+  app.route('/api/stats', statsApi(deps.service, { retentionMs: deps.retentionMs, gate: new QueryGate(deps.limits.queries), live }));
   app.get('/status', (c) => c.text('OK'));
   app.get('/ready', (c) => (deps.isReady() ? c.text('Ready') : c.text('Not ready', 503)));
   if (deps.dockerflow) app.route('/', dockerflowApp(deps.dockerflow));

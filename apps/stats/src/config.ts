@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import type { CounterStoreOptions } from '@telemetry/shared/stats/counter-store';
+import { counterStoreEnvShape, counterStoreFromEnv } from '@telemetry/shared/stats/store-config';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
 import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
 import { opsEnvShape, opsFromEnv, type OpsConfig } from '@telemetry/shared/config/ops';
-import { configFromEnv, type Env } from '@telemetry/shared/config/env';
+import { ConfigError, configFromEnv, type Env } from '@telemetry/shared/config/env';
 import { durationMsField, integerField, sizeBytesField } from '@telemetry/shared/config/units';
 
 const statsEnvSchema = z.object({
@@ -14,12 +16,17 @@ const statsEnvSchema = z.object({
   METRICS_PORT: integerField(9466, { min: 0, max: 65_535 }),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   SCHEMA_FILE: z.string().default(DEFAULT_SCHEMA_FILE),
-  STATS_PREFIX: z.string().min(1).default('telemetry:stats'),
-  STATS_RETENTION: durationMsField('48h'),
-  STATS_MAX_VALUES: integerField(1_000),
+  ...counterStoreEnvShape,
+  /** Counters (hash fields, four per value at most) one dimension query may read; past it the query is a 400. */
+  STATS_QUERY_MAX_COUNTERS: integerField(250_000),
+  /** Stats queries running at once, and waiting for a turn (past both: 503 + Retry-After). */
+  STATS_QUERY_CONCURRENCY: integerField(4, { min: 1, max: 1_000 }),
+  STATS_QUERY_QUEUE: integerField(32, { min: 0, max: 100_000 }),
+  /** Live streams (/api/stats/stream) open at once (past it: 503 + Retry-After); they share one summary per second. */
+  STATS_MAX_STREAMS: integerField(200, { min: 1, max: 100_000 }),
   /**
    * Unacknowledged stats messages; each is one gateway batch's metadata, so this also bounds the memory they take.
-   * 400 = the four batches of 100 the consumer holds at most (two in Redis round trips, one waiting, one filling).
+   * 400 = four batches of 100 (two in Redis round trips, the others waiting or filling); decoded on arrival, a message holds only its counter entries.
    */
   STATS_PREFETCH: integerField(400),
   /** A batch (one Redis round trip per minute it touches) closes at this many messages, STATS_BATCH_MAX_BYTES of them, or after STATS_BATCH_MAX_WAIT. */
@@ -36,6 +43,14 @@ const statsEnvSchema = z.object({
   /** BullMQ queues shown on /admin/queues (comma-separated) and their key prefix. */
   MAPREDUCE_QUEUES: z.string().default('telemetry-mapreduce-map,telemetry-mapreduce-reduce,telemetry-mapreduce-schedule'),
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
+  /**
+   * Host names (comma-separated, `name` for any port or `name:port`) that state-changing and /admin requests may name,
+   * besides the loopback names and a concrete STATS_HOST; also accepted as their Origin (request-guard.ts).
+   */
+  STATS_ALLOWED_HOSTS: z.string().optional(),
+  /** As the gateway's: slow clients cannot hold sockets (Node's defaults would let headers take 60 s and more). */
+  REQUEST_TIMEOUT: durationMsField('30s'),
+  HEADERS_TIMEOUT: durationMsField('10s'),
 });
 
 export interface StatsConfig extends OpsConfig {
@@ -45,9 +60,9 @@ export interface StatsConfig extends OpsConfig {
   readonly host: string;
   readonly redisUrl: string;
   readonly schemaFile: string;
-  readonly prefix: string;
-  readonly retentionMs: number;
-  readonly maxValuesPerMinute: number;
+  readonly counters: CounterStoreOptions;
+  readonly queryLimits: { readonly maxScanCounters: number; readonly maxConcurrent: number; readonly maxQueued: number };
+  readonly maxStreams: number;
   readonly prefetch: number;
   readonly batch: { readonly maxSize: number; readonly maxBytes: number; readonly maxWaitMs: number };
   readonly dataDir: string;
@@ -55,6 +70,15 @@ export interface StatsConfig extends OpsConfig {
   readonly maxHeapBytes: number;
   readonly adminToken: string | undefined;
   readonly queueBoard: { readonly queueNames: readonly string[]; readonly prefix: string };
+  readonly allowedHosts: readonly string[];
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+}
+
+/** Node refuses to start a server whose header timeout exceeds its request timeout: say which variable. */
+function headersTimeout(headersMs: number, requestMs: number): number {
+  if (headersMs > requestMs) throw new ConfigError([{ variable: 'HEADERS_TIMEOUT', message: `must not exceed REQUEST_TIMEOUT (${requestMs} ms)` }]);
+  return headersMs;
 }
 
 /** Parses the stats app's environment; a bad value throws ConfigError naming the variable. */
@@ -68,9 +92,9 @@ export function parseStatsConfig(env: Env): StatsConfig {
       ...opsFromEnv(e),
       redisUrl: e.REDIS_URL,
       schemaFile: e.SCHEMA_FILE,
-      prefix: e.STATS_PREFIX,
-      retentionMs: e.STATS_RETENTION,
-      maxValuesPerMinute: e.STATS_MAX_VALUES,
+      counters: counterStoreFromEnv(e),
+      queryLimits: { maxScanCounters: e.STATS_QUERY_MAX_COUNTERS, maxConcurrent: e.STATS_QUERY_CONCURRENCY, maxQueued: e.STATS_QUERY_QUEUE },
+      maxStreams: e.STATS_MAX_STREAMS,
       // A prefetch below the batch size would leave every batch to close on its linger.
       prefetch: Math.max(e.STATS_PREFETCH, e.STATS_BATCH_SIZE),
       batch: { maxSize: e.STATS_BATCH_SIZE, maxBytes: e.STATS_BATCH_MAX_BYTES, maxWaitMs: e.STATS_BATCH_MAX_WAIT },
@@ -82,6 +106,9 @@ export function parseStatsConfig(env: Env): StatsConfig {
         queueNames: e.MAPREDUCE_QUEUES.split(',').map((name) => name.trim()).filter((name) => name !== ''),
         prefix: e.BULLMQ_PREFIX,
       },
+      allowedHosts: (e.STATS_ALLOWED_HOSTS ?? '').split(',').map((host) => host.trim().toLowerCase()).filter((host) => host !== ''),
+      requestTimeoutMs: e.REQUEST_TIMEOUT,
+      headersTimeoutMs: headersTimeout(e.HEADERS_TIMEOUT, e.REQUEST_TIMEOUT),
     };
   });
 }

@@ -12,12 +12,26 @@ import { createAppRegistry } from '@telemetry/shared/metrics/registry';
 import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
 import { createRedis } from '@telemetry/shared/redis';
 import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
+import { freeDimensionCount, worstCaseBytes } from '@telemetry/shared/stats/memory-bound';
 import { createStatsApp } from './app.js';
 import type { StatsConfig } from './config.js';
 import { StatsConsumer } from './stats-consumer.js';
 import { StatsService } from './stats-service.js';
 import { mountQueueBoard } from './queue-board.js';
 import { getConnInfo } from '@hono/node-server/conninfo';
+
+/** The gateway's timeouts (apps/gateway/src/server.ts): a slow client cannot hold a socket for Node's default 60 s and more. */
+function serverOptions(config: StatsConfig) {
+  return {
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: config.headersTimeoutMs,
+    // Node checks those timeouts only this often (default 30 s): slow clients would hold sockets that long.
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.headersTimeoutMs / 2)),
+    keepAliveTimeout: 5_000,
+    // Node's default, set here so that it is a decision: the stats app's requests carry no large headers.
+    maxHeaderSize: 16 * 1024,
+  };
+}
 
 export interface RunningStats {
   readonly port: number;
@@ -39,13 +53,17 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
   });
 
   const redis = createRedis(config.redisUrl, logger, { name: 'telemetry-stats' });
-  const store = new RedisCounterStore(redis, { prefix: config.prefix, retentionMs: config.retentionMs, maxValuesPerMinute: config.maxValuesPerMinute });
+  const store = new RedisCounterStore(redis, config.counters);
+  const schema = await loadDimensionSchema(config.schemaFile);
+  // What an operator sizes Redis for: every bucket at the cap in every dimension clients choose.
+  const worstCaseMiB = Math.round(worstCaseBytes(config.counters, freeDimensionCount(schema)) / 2 ** 20);
+  logger.info({ worstCaseMiB, freeDimensions: freeDimensionCount(schema) }, 'realtime counters: Redis memory bound');
   const consumer = new StatsConsumer({
     url: config.amqpUrl,
     topology: config.topology,
     prefetch: config.prefetch,
     batch: config.batch,
-    schema: await loadDimensionSchema(config.schemaFile),
+    schema,
     store,
     isStoreReady: () => redis.status === 'ready',
     logger,
@@ -58,8 +76,12 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
 
   let closeBoard: (() => Promise<void>) | undefined;
   const app = createStatsApp({
-    service: new StatsService(store, options.clock ?? systemClock),
-    retentionMs: config.retentionMs,
+    service: new StatsService(store, options.clock ?? systemClock, {
+      detailRetentionMs: config.counters.detailRetentionMs,
+      maxScanCounters: config.queryLimits.maxScanCounters,
+    }),
+    retentionMs: config.counters.retentionMs,
+    limits: { queries: config.queryLimits, maxStreams: config.maxStreams },
     logger,
     registry,
     isReady: () => consumer.isConnected() && redis.status === 'ready',
@@ -78,10 +100,11 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
         remoteAddress: (c) => getConnInfo(c).remote.address,
       });
     },
+    hosts: { listenHost: config.host, allowedHosts: config.allowedHosts },
     ...(options.streamIntervalMs ? { streamIntervalMs: options.streamIntervalMs } : {}),
   });
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: serverOptions(config) }, () => resolve(s));
     s.once('error', reject);
   });
   const address = server.address();

@@ -2,11 +2,18 @@
  * Reads `telemetry.stats` and counts each submission per minute and URL
  * dimension value, before (in parallel with) persistence. A message is one
  * gateway batch in the wire codec's stats view (metadata, empty bodies); it
- * becomes one item holding its counter entries, weighted by its size, so a
- * batch is bounded by messages and by bytes. A batch is aggregated and
- * written in one Redis round trip per minute, then acked. While Redis is
- * away nothing is acked (the queue is bounded and drops its oldest, so
- * ingestion never waits for stats).
+ * becomes one item holding its counter entries, weighted by its metadata
+ * bytes, so a batch is bounded by messages and by bytes. A batch is
+ * aggregated and written in one Redis round trip per minute, then acked.
+ * While Redis is away nothing is acked (the queue is bounded and drops its
+ * oldest, so ingestion never waits for stats).
+ *
+ * Memory: a message is decoded as it arrives and dropped; only its counter
+ * entries and delivery tag wait for Redis. So the STATS_PREFETCH unacked
+ * messages cost their entries (metadata-sized), never their content, even
+ * when a message carries bodies (an older gateway, a misrouted persist
+ * message): the broker's window is counted in messages only (RabbitMQ has
+ * no prefetch size), so the bytes are bounded by not holding them.
  */
 import type { ConsumeMessage } from 'amqplib';
 import { ACK, BatchingConsumer, type PreparedItem, type Settlement } from '@telemetry/shared/amqp/batching-consumer';
@@ -16,7 +23,7 @@ import type { BatchLimits } from '@telemetry/shared/batching/batcher';
 import type { DimensionSchema } from '@telemetry/shared/dimensions/schema';
 import { TransientError } from '@telemetry/shared/errors';
 import type { CountEntry, RedisCounterStore } from '@telemetry/shared/stats/counter-store';
-import { genericStatsValues, statsValues } from '@telemetry/shared/stats/dimensions';
+import { genericStatsValues, urlStatsValues } from '@telemetry/shared/stats/dimensions';
 import type { Logger } from 'pino';
 
 /**
@@ -69,6 +76,8 @@ export class StatsConsumer {
       // best effort; the persist copy is what the workers file).
       prepare: (message) => this.prepare(message),
       handle: (items) => this.handle(items),
+      // Decoding is cheap and the entries are smaller than the message: never let raw messages queue behind a stuck batch.
+      prepareOnArrival: true,
     });
   }
 
@@ -90,9 +99,9 @@ export class StatsConsumer {
   }
 
   private prepare(message: ConsumeMessage): PreparedItem<CountEntry[]>[] {
-    const entries = messageEntries(this.options.schema, message);
+    const { entries, metadataBytes } = messageCounts(this.options.schema, message);
     // Nothing to count (an empty batch): no item, the consumer acks it at once.
-    return entries.length === 0 ? [] : [{ item: entries, bytes: message.content.length }];
+    return entries.length === 0 ? [] : [{ item: entries, bytes: metadataBytes }];
   }
 
   private async handle(items: CountEntry[][]): Promise<Settlement[]> {
@@ -121,15 +130,28 @@ export class StatsConsumer {
  * MalformedMessageError when the framing itself is broken.
  */
 export function messageEntries(schema: DimensionSchema, message: Parameters<typeof decodeMessage>[0]): CountEntry[] {
+  return messageCounts(schema, message).entries;
+}
+
+/**
+ * A message's entries and its size without bodies: the weight of its item,
+ * so a message that carries bodies is batched as its stats view would be
+ * (the bodies are not held: the entries reference none of the content).
+ */
+function messageCounts(schema: DimensionSchema, message: Parameters<typeof decodeMessage>[0]): { entries: CountEntry[]; metadataBytes: number } {
   const { submissions, invalid } = decodeMessage(message);
-  return [...submissions, ...invalid.map(({ submission }) => submission)].map((submission) => submissionEntry(schema, submission));
+  const all = [...submissions, ...invalid.map(({ submission }) => submission)];
+  let bodyBytes = 0;
+  for (const submission of all) bodyBytes += submission.body.length;
+  return { entries: all.map((submission) => submissionEntry(schema, submission)), metadataBytes: message.content.length - bodyBytes };
 }
 
 function submissionEntry(schema: DimensionSchema, submission: Submission): CountEntry {
   return {
     atMs: submission.receivedAtMs,
     kind: 'received',
-    values: submission.generic ? genericStatsValues(submission.generic) : statsValues(schema, submission.urlDimensions),
+    // URL values, so percent-decoded once (urlStatsValues, genericStatsValues) before the schema's mapping.
+    values: submission.generic ? genericStatsValues(submission.generic) : urlStatsValues(schema, submission.urlDimensions),
     count: 1,
     // The stats view carries no body: bodyBytes keeps the size the gateway received.
     bytes: submission.bodyBytes,

@@ -25,7 +25,6 @@ export interface Summary {
 export interface DimensionValue {
   value: string;
   received: number;
-  bytes: number;
   persisted: number;
   errors: number;
 }
@@ -39,7 +38,6 @@ export interface DimensionAnswer {
 export interface Point {
   t: number;
   received: number;
-  bytes: number;
   persisted: number;
   errors: number;
 }
@@ -133,11 +131,10 @@ function topValues(counts: Map<string, Omit<DimensionValue, 'value'>>, top: numb
   if (values.length <= top) return values;
   const kept = values.filter((v) => v.value !== 'OTHER').slice(0, top - 1);
   const keptSet = new Set(kept);
-  const other: DimensionValue = { value: 'OTHER', received: 0, bytes: 0, persisted: 0, errors: 0 };
+  const other: DimensionValue = { value: 'OTHER', received: 0, persisted: 0, errors: 0 };
   for (const v of values) {
     if (keptSet.has(v)) continue;
     other.received += v.received;
-    other.bytes += v.bytes;
     other.persisted += v.persisted;
     other.errors += v.errors;
   }

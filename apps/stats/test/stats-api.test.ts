@@ -71,31 +71,34 @@ describe('stats API over real Redis counters', () => {
   });
 
   it('counts by dimension value, sorted by received', async () => {
-    const { body } = await get('/api/stats/dimensions/appUpdateChannel?window=1h');
+    const response = await app.request('/api/stats/dimensions/appUpdateChannel?window=1h');
+    // 11:30:05-12:30:05: from the minute 11:30, exact (counts per minute are kept for the detail retention).
+    expect(response.headers.get('x-window-start')).toBe(new Date(T0 - 30 * 60_000).toISOString());
+    const body = (await response.json()) as Record<string, unknown>;
     expect(body).toEqual({
       dimension: 'appUpdateChannel',
       window: '1h',
-      // 11:30:05-12:30:05: from the minute 11:30, exact (counts per minute are kept for the detail retention).
-      from: T0 - 30 * 60_000,
       values: [
-        { value: 'release', received: 5, bytes: 310, persisted: 2, errors: 1 },
-        { value: 'beta', received: 1, bytes: 50, persisted: 0, errors: 0 },
+        { value: 'release', received: 5, persisted: 2, errors: 1 },
+        { value: 'beta', received: 1, persisted: 0, errors: 0 },
       ],
     });
+    // Bytes received are counted per value too (beside the counts: queries read counts only).
+    expect(await redis.hget(`${prefix}:1h:${T0 / HOUR_MS}:b:appUpdateChannel`, 'release')).toBe('310');
     const top1 = await get('/api/stats/dimensions/appUpdateChannel?window=1h&top=1');
-    expect(top1.body.values).toEqual([{ value: 'OTHER', received: 6, bytes: 360, persisted: 2, errors: 1 }]);
+    expect(top1.body.values).toEqual([{ value: 'OTHER', received: 6, persisted: 2, errors: 1 }]);
     // 12:28:05-12:30:05 starts at 12:28: the same counts; 12:29:05- leaves 12:28's out.
     expect((await get('/api/stats/dimensions/appUpdateChannel?window=2m')).body.values).toHaveLength(2);
-    expect((await get('/api/stats/dimensions/appUpdateChannel?window=1m')).body.values).toEqual([{ value: 'release', received: 2, bytes: 10, persisted: 2, errors: 1 }]);
+    expect((await get('/api/stats/dimensions/appUpdateChannel?window=1m')).body.values).toEqual([{ value: 'release', received: 2, persisted: 2, errors: 1 }]);
   });
 
   it('gives an aligned time series with every step present', async () => {
     const { body } = await get('/api/stats/timeseries?dimension=appUpdateChannel&value=release&window=6m&step=2m');
     expect(body.step).toBe('2m');
     expect(body.points).toEqual([
-      { t: T0 + 26 * 60_000, received: 0, bytes: 0, persisted: 0, errors: 0 },
-      { t: T0 + 28 * 60_000, received: 3, bytes: 300, persisted: 0, errors: 0 },
-      { t: T0 + 30 * 60_000, received: 2, bytes: 10, persisted: 2, errors: 1 },
+      { t: T0 + 26 * 60_000, received: 0, persisted: 0, errors: 0 },
+      { t: T0 + 28 * 60_000, received: 3, persisted: 0, errors: 0 },
+      { t: T0 + 30 * 60_000, received: 2, persisted: 2, errors: 1 },
     ]);
   });
 
@@ -148,7 +151,7 @@ describe('stats API over real Redis counters', () => {
     const answer = await oldService.dimensionValues('appUpdateChannel', { text: '3h', ms: 3 * HOUR_MS }, 10);
     // A 3 h window from 09:30:05 starts at 09:00, its hour: the 09:10 counts are in.
     expect(answer.from).toBe(Math.floor((clock.nowMs() - 3 * HOUR_MS) / HOUR_MS) * HOUR_MS);
-    expect(answer.values).toEqual([{ value: 'release', received: 4, bytes: 40, persisted: 0, errors: 0 }]);
+    expect(answer.values).toEqual([{ value: 'release', received: 4, persisted: 0, errors: 0 }]);
     // The totals are kept per minute for the whole retention: a summary is exact at any age.
     const exact = await oldService.summary({ text: '199m', ms: 199 * 60_000 });
     expect(exact.received).toBe(0); // from 09:11: the 09:10 minute is out
@@ -162,8 +165,8 @@ describe('stats API over real Redis counters', () => {
   });
 
   it('refuses a dimension query that would scan more counters than its budget, with a 400 saying why', async () => {
-    const tight = new StatsService(store, clock, { detailRetentionMs: 6 * HOUR_MS, maxScanCounters: 4 });
-    await expect(tight.dimensionValues('appUpdateChannel', { text: '1h', ms: HOUR_MS }, 10)).rejects.toThrow(/over the budget of 4 \(STATS_QUERY_MAX_COUNTERS\)/);
+    const tight = new StatsService(store, clock, { detailRetentionMs: 6 * HOUR_MS, maxScanCounters: 3 });
+    await expect(tight.dimensionValues('appUpdateChannel', { text: '1h', ms: HOUR_MS }, 10)).rejects.toThrow(/over the budget of 3 \(STATS_QUERY_MAX_COUNTERS\)/);
     const small = await tight.dimensionValues('appUpdateChannel', { text: '1m', ms: 60_000 }, 10);
     expect(small.values).toHaveLength(1);
   });

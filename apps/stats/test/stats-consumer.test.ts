@@ -6,7 +6,8 @@ import { DEFAULT_SCHEMA_FILE } from '@telemetry/shared/config/domain';
 import { loadDimensionSchema, type DimensionSchema } from '@telemetry/shared/dimensions/schema';
 import { silentLogger } from '@telemetry/shared/logger';
 import { createRedis } from '@telemetry/shared/redis';
-import { minuteIndex, RedisCounterStore, type CountEntry } from '@telemetry/shared/stats/counter-store';
+import { MINUTE, minuteIndex, type Bucket } from '@telemetry/shared/stats/buckets';
+import { RedisCounterStore, type CountEntry } from '@telemetry/shared/stats/counter-store';
 import type { StatsValues } from '@telemetry/shared/stats/dimensions';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AMQP_URL, createTestEnvironment, REDIS_URL, waitFor, type TestEnvironment } from '../../../test/support/services.js';
@@ -97,6 +98,16 @@ describe('messageEntries (the entries of one stats message)', () => {
     ]);
   });
 
+  it('percent-decodes URL values once before the schema maps them; an invalid encoding is kept as sent', () => {
+    const [entry, bad] = messageEntries(
+      schema,
+      statsMessage([submission('a', ['saved%2Dsession', 'Fire%66ox', 'x%20y', 'rel%20ease', '%252e%252e']), submission('b', ['main', 'Firefox', '%E0%A4%A', 'release', '1'])]),
+    );
+    // Decoded once: `%252e` is `%2e`, not `.`; a decoded channel outside the allowed ones is still OTHER.
+    expect(entry?.values).toEqual(telemetryValues('saved-session', 'Firefox', 'x y', 'OTHER', '%2e%2e'));
+    expect(bad?.values).toEqual(telemetryValues('main', 'Firefox', '%E0%A4%A', 'release', '1'));
+  });
+
   it('throws MalformedMessageError on broken framing', () => {
     const { content, properties } = statsMessage([submission('a', RELEASE)]);
     expect(() => messageEntries(schema, { content: content.subarray(0, content.length - 3), properties })).toThrow(MalformedMessageError);
@@ -127,7 +138,12 @@ describe('StatsConsumer against the real RabbitMQ and Redis', () => {
     await env.cleanup();
   });
 
-  const storeOn = (redis: Redis) => new RedisCounterStore(redis, { prefix: `${env.prefix}stats`, retentionMs: 3_600_000, maxValuesPerMinute: 100 });
+  const storeOn = (redis: Redis) => new RedisCounterStore(redis, { prefix: `${env.prefix}stats`, retentionMs: 3_600_000, detailRetentionMs: 3_600_000, maxValuesPerHour: 100 });
+  /** This minute's and the previous one's buckets (a test may straddle a minute). */
+  const recentMinutes = (): Bucket[] => {
+    const minute = minuteIndex(Date.now());
+    return [minute - 1, minute].map((index) => ({ resolution: MINUTE, index }));
+  };
 
   /** A started consumer; `calls` are the store's record calls, `attempts` the batches tried (recorded or not). */
   async function startConsumer(redis: Redis, batch: StatsConsumerOptions['batch'], onCounted?: (n: number) => void) {
@@ -161,9 +177,8 @@ describe('StatsConsumer against the real RabbitMQ and Redis', () => {
   }
 
   async function receivedNow(redis: Redis): Promise<{ received: number; bytes: number }> {
-    const minute = minuteIndex(Date.now());
-    const totals = await storeOn(redis).totalsPerMinute([minute - 1, minute]);
-    return totals.reduce((sum, t) => ({ received: sum.received + t.received, bytes: sum.bytes + t.bytes }), { received: 0, bytes: 0 });
+    const { received, bytes } = await storeOn(redis).totals(recentMinutes());
+    return { received, bytes };
   }
 
   it('counts every submission of every batch message, acks them, and reports the count', async () => {
@@ -187,6 +202,37 @@ describe('StatsConsumer against the real RabbitMQ and Redis', () => {
     await publish([2, 3, 4]);
     await waitFor('all counted', async () => (await receivedNow(redis)).received === 9, 5_000);
     expect(calls).toEqual([2, 3, 4]);
+  });
+
+  it('counts a URL value percent-decoded (`x%20y` as `x y`), a bad encoding as sent', async () => {
+    const redis = new Redis(REDIS_URL);
+    clients.push(redis);
+    let counted = 0;
+    await startConsumer(redis, { maxSize: 100, maxBytes: 4 * 2 ** 20, maxWaitMs: 20 }, (n) => (counted += n));
+    const now = Date.now();
+    const sent = [submission('d-1', ['main', 'Firefox', 'x%20y', 'release', '1'], 10, now), submission('d-2', ['main', 'Firefox', '%E0%A4%A', 'release', '1'], 10, now)];
+    channel.publish(env.topology.exchange, STATS_ROUTING_KEY, encodeBatch(sent, 'stats'), batchPublishOptions('m-decode', now));
+    await channel.waitForConfirms();
+    await waitFor('counted', () => counted === 2);
+    const byVersion = await storeOn(redis).countsByValue('appVersion', recentMinutes(), 1_000);
+    expect([...byVersion.keys()].sort()).toEqual(['%E0%A4%A', 'x y']);
+    expect(byVersion.get('x y')?.received).toBe(1);
+    expect(byVersion.get('%E0%A4%A')?.received).toBe(1);
+  });
+
+  it('weighs a message by its metadata: one that carries bodies is batched as its stats view', async () => {
+    const redis = new Redis(REDIS_URL);
+    clients.push(redis);
+    // By content each 2 MiB message would be a batch of its own at 1 MiB; by metadata (~100 bytes) they fill one batch.
+    const { calls } = await startConsumer(redis, { maxSize: 3, maxBytes: 2 ** 20, maxWaitMs: 10_000 });
+    for (let m = 0; m < 3; m += 1) {
+      const full = encodeBatch([submission(`big-${m}`, RELEASE, 2 * 2 ** 20, Date.now())], 'full');
+      channel.publish(env.topology.exchange, STATS_ROUTING_KEY, full, batchPublishOptions(`m-big-${m}`, Date.now()));
+    }
+    await channel.waitForConfirms();
+    await waitFor('all counted', async () => (await receivedNow(redis)).received === 3);
+    expect(calls).toEqual([3]);
+    expect((await receivedNow(redis)).bytes).toBe(3 * 2 * 2 ** 20);
   });
 
   it('acks nothing while Redis is away, and counts everything once it is back', async () => {

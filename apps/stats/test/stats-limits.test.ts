@@ -61,7 +61,7 @@ describe('stats API limits over real Redis', () => {
   it('computes one summary per tick for all streams, and answers 503 past STATS_MAX_STREAMS', async () => {
     const service = new CountingService(store, new ManualClock(Date.now()), { detailRetentionMs: 6 * HOUR_MS, maxScanCounters: 250_000 });
     const app = appWith(service, { maxConcurrent: 4, maxQueued: 4, maxStreams: 5 });
-    const streams = await Promise.all(Array.from({ length: 5 }, () => app.request('/api/stats/stream')));
+    const streams = await Promise.all(Array.from({ length: 5 }, async () => app.request('/api/stats/stream')));
     for (const stream of streams) expect(stream.status).toBe(200);
     const refused = await app.request('/api/stats/stream');
     expect(refused.status).toBe(503);
@@ -84,7 +84,7 @@ describe('stats API limits over real Redis', () => {
     const service = new StatsService(store, new ManualClock(Date.now()), { detailRetentionMs: 6 * HOUR_MS, maxScanCounters: 250_000 });
     const app = appWith(service, { maxConcurrent: 1, maxQueued: 1, maxStreams: 5 });
     const windows = ['1m', '2m', '3m', '4m', '5m', '6m'];
-    const responses = await Promise.all(windows.map((w) => app.request(`/api/stats/dimensions/appVersion?window=${w}`)));
+    const responses = await Promise.all(windows.map(async (w) => app.request(`/api/stats/dimensions/appVersion?window=${w}`)));
     const statuses = responses.map((r) => r.status);
     // Issued at once: one runs, one waits, the other four are refused.
     expect(statuses.filter((s) => s === 200)).toHaveLength(2);
@@ -92,7 +92,7 @@ describe('stats API limits over real Redis', () => {
     const refused = responses.find((r) => r.status === 503);
     expect(refused?.headers.get('retry-after')).toBe('1');
     // Identical queries in flight share one run and are never refused for it.
-    const same = await Promise.all(Array.from({ length: 6 }, () => app.request('/api/stats/dimensions/appVersion?window=1h')));
+    const same = await Promise.all(Array.from({ length: 6 }, async () => app.request('/api/stats/dimensions/appVersion?window=1h')));
     expect(same.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
   });
 });

@@ -1,4 +1,6 @@
 import os from 'node:os';
+import type { CounterStoreOptions } from '@telemetry/shared/stats/counter-store';
+import { counterStoreEnvShape, counterStoreFromEnv } from '@telemetry/shared/stats/store-config';
 import { z } from 'zod';
 import { topologyEnvShape, topologyFromEnv, type Topology } from '@telemetry/shared/amqp/topology';
 import { conversionEnvShape, DEFAULT_GENERIC_SCHEMA_FILE } from '@telemetry/shared/config/domain';
@@ -11,6 +13,10 @@ const workersEnvSchema = z.object({
   ...conversionEnvShape,
   /** Allowed values of the generic layout (Glean pings), per namespace. */
   GENERIC_SCHEMA_FILE: z.string().default(DEFAULT_GENERIC_SCHEMA_FILE),
+  /** Compiled revisions kept in memory, by estimated heap (a 2013 Histograms.json compiles to 2.8–3.9 MiB). */
+  REVISION_MEMORY_MAX_BYTES: sizeBytesField('96MiB'),
+  /** REVISION_CACHE_DIR's bound; the least recently used revisions are evicted beyond it. */
+  REVISION_DISK_CACHE_MAX_BYTES: sizeBytesField('256MiB'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   STORAGE_DIR: z.string().default('./var/storage'),
   ERRORS_DIR: z.string().default('./var/errors'),
@@ -39,9 +45,7 @@ const workersEnvSchema = z.object({
   WORKER_HOST_ID: z.string().regex(/^[A-Za-z0-9_]{1,32}$/, 'only [A-Za-z0-9_], at most 32').optional(),
   /** This process's slot in the pool (set by the pool; 0 when run alone). */
   WORKER_SLOT: integerField(0, { min: 0, max: 10_000 }),
-  STATS_PREFIX: z.string().min(1).default('telemetry:stats'),
-  STATS_RETENTION: durationMsField('48h'),
-  STATS_MAX_VALUES: integerField(1_000),
+  ...counterStoreEnvShape,
   ...opsEnvShape,
   /** /metrics (the pool's, summed), /status, /ready and the Dockerflow endpoints; 0: no HTTP port. */
   METRICS_PORT: integerField(9465, { min: 0, max: 65_535 }),
@@ -62,6 +66,8 @@ export interface WorkersConfig extends OpsConfig {
   readonly genericSchemaFile: string;
   readonly hgServer: string;
   readonly revisionCacheDir: string;
+  readonly revisionMemoryMaxBytes: number;
+  readonly revisionDiskCacheMaxBytes: number;
   readonly maxUncompressedBytes: number;
   readonly workers: number;
   readonly maxFileBytes: number;
@@ -79,7 +85,7 @@ export interface WorkersConfig extends OpsConfig {
   readonly retryMaxAttempts: number;
   readonly hostId: string;
   readonly slot: number;
-  readonly stats: { readonly prefix: string; readonly retentionMs: number; readonly maxValuesPerMinute: number };
+  readonly stats: CounterStoreOptions;
   readonly minFreeSpaceBytes: number;
   readonly shutdownTimeoutMs: number;
   readonly maxHeapBytes: number;
@@ -98,6 +104,8 @@ export function parseWorkersConfig(env: Env): WorkersConfig {
       genericSchemaFile: e.GENERIC_SCHEMA_FILE,
       hgServer: e.HG_SERVER,
       revisionCacheDir: e.REVISION_CACHE_DIR,
+      revisionMemoryMaxBytes: e.REVISION_MEMORY_MAX_BYTES,
+      revisionDiskCacheMaxBytes: e.REVISION_DISK_CACHE_MAX_BYTES,
       maxUncompressedBytes: e.MAX_UNCOMPRESSED,
       workers: e.WORKERS,
       maxFileBytes: e.MAX_FILE_BYTES,
@@ -115,7 +123,7 @@ export function parseWorkersConfig(env: Env): WorkersConfig {
       retryMaxAttempts: e.RETRY_MAX_ATTEMPTS,
       hostId: e.WORKER_HOST_ID ?? os.hostname().replace(/[^A-Za-z0-9_]/g, '_').slice(0, 32),
       slot: e.WORKER_SLOT,
-      stats: { prefix: e.STATS_PREFIX, retentionMs: e.STATS_RETENTION, maxValuesPerMinute: e.STATS_MAX_VALUES },
+      stats: counterStoreFromEnv(e),
       ...opsFromEnv(e),
       minFreeSpaceBytes: e.HEARTBEAT_MIN_FREE_SPACE,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createAppRegistry, type AppRegistryOptions } from '@telemetry/shared/metrics/registry';
+import { REVISION_FETCH_RESULTS, REVISION_LOOKUP_TIERS, type RevisionCacheMetrics } from '@telemetry/shared/revisions/cache-metrics';
 import type { BatchResult } from './stages/process-batch.js';
 
 export interface WorkerMetrics {
@@ -9,6 +10,8 @@ export interface WorkerMetrics {
   readonly pendingCompressions: Gauge;
   /** Wall time of each stage per batch (the other batch in hand runs during its awaits). */
   readonly stageSeconds: Histogram<'stage'>;
+  /** Handed to the RevisionCache: its lookups by tier, fetches by result, disk evictions. */
+  readonly revisionCache: RevisionCacheMetrics;
 }
 
 const OUTCOME_LABELS = {
@@ -42,6 +45,7 @@ export function createWorkerMetrics(options: AppRegistryOptions = {}): WorkerMet
   });
   return {
     registry,
+    revisionCache: revisionCacheMetrics(registry),
     transientFailures: new Counter({
       name: 'telemetry_worker_transient_failures_total',
       help: 'Batches that could not be persisted and were retried (disk, Redis)',
@@ -67,6 +71,42 @@ export function createWorkerMetrics(options: AppRegistryOptions = {}): WorkerMet
       let dropped = 0;
       for (const record of result.stored) dropped += record.droppedHistograms.length;
       droppedHistograms.inc(dropped);
+    },
+  };
+}
+
+/** Counters of the revision cache; every label value starts at 0, so rates and hit ratios exist before the first lookup. */
+function revisionCacheMetrics(registry: Registry): RevisionCacheMetrics {
+  const lookups = new Counter({
+    name: 'telemetry_revision_cache_lookups_total',
+    help: 'Histograms.json revision lookups by the tier that answered: memory, inflight (a load already running), disk, fetch (a request to HG_SERVER), not_found (a remembered 404)',
+    labelNames: ['tier'],
+    registers: [registry],
+  });
+  const fetches = new Counter({
+    name: 'telemetry_revision_fetches_total',
+    help: 'Requests to HG_SERVER for Histograms.json, by result (ok, not_found: 404/410, invalid: bad or too large file, unavailable: network, timeout, 5xx)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const evictedFiles = new Counter({
+    name: 'telemetry_revision_disk_evictions_total',
+    help: 'Revision files evicted from REVISION_CACHE_DIR (least recently used) to keep REVISION_DISK_CACHE_MAX_BYTES',
+    registers: [registry],
+  });
+  const evictedBytes = new Counter({
+    name: 'telemetry_revision_disk_evicted_bytes_total',
+    help: 'Bytes of the revision files evicted from REVISION_CACHE_DIR',
+    registers: [registry],
+  });
+  for (const tier of REVISION_LOOKUP_TIERS) lookups.inc({ tier }, 0);
+  for (const result of REVISION_FETCH_RESULTS) fetches.inc({ result }, 0);
+  return {
+    lookup: (tier) => lookups.inc({ tier }),
+    fetched: (result) => fetches.inc({ result }),
+    diskEvicted: (files, bytes) => {
+      evictedFiles.inc(files);
+      evictedBytes.inc(bytes);
     },
   };
 }

@@ -57,8 +57,18 @@ export async function startWorker(config: WorkersConfig, logger: Logger, metrics
 
   const schema = await loadDimensionSchema(config.schemaFile);
   const genericSchemas = await GenericSchemas.load(config.genericSchemaFile);
+  const revisions = new RevisionCache({
+    hgServer: config.hgServer,
+    cacheDir: config.revisionCacheDir,
+    memoryMaxBytes: config.revisionMemoryMaxBytes,
+    diskMaxBytes: config.revisionDiskCacheMaxBytes,
+    metrics: metrics.revisionCache,
+    logger: log,
+  });
+  // Each save trims too; this covers what other processes (or a larger bound before) left. It never rejects.
+  void revisions.trimDisk();
   const context: ConversionContext = {
-    revisions: new RevisionCache({ hgServer: config.hgServer, cacheDir: config.revisionCacheDir, logger: log }),
+    revisions,
     schema,
     maxUncompressedBytes: config.maxUncompressedBytes,
   };

@@ -18,6 +18,7 @@ import { parseParams } from '@telemetry/mapreduce/job-api';
 import { RunAbortedError } from '@telemetry/mapreduce/runner';
 import { createRunReporter, summaryLines } from '@telemetry/mapreduce/progress';
 import { runMapReduce, type MapReduceResult } from '@telemetry/mapreduce/run';
+import { PathOutsideRootsError } from '@telemetry/mapreduce/task-roots';
 import { ConfigError } from '@telemetry/shared/config/env';
 import { createLogger } from '@telemetry/shared/logger';
 import { installShutdown } from '@telemetry/shared/process/shutdown';
@@ -216,7 +217,7 @@ async function runCommand(run: (signal: AbortSignal) => Promise<MapReduceResult>
   } catch (error) {
     // Bad options, filter, job module or environment: exit 2 through main.
     if (error instanceof UsageError || error instanceof ConfigError) throw error;
-    if (error instanceof JobModuleError || error instanceof InputFilterError) throw new UsageError(error.message);
+    if (error instanceof JobModuleError || error instanceof InputFilterError || error instanceof PathOutsideRootsError) throw new UsageError(error.message);
     if (error instanceof DashboardBusyError) {
       await writeOrWait(process.stderr, `telemetry mapreduce-dashboard: ${error.message}\n`);
       return BUSY_EXIT_CODE;

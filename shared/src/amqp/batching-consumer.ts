@@ -7,7 +7,10 @@
  *   a message into weighted items (the workers convert here, so a batch is
  *   bounded by converted bytes). While a closed batch waits for a handler,
  *   preparing pauses: at most one batch handled per `maxConcurrentBatches`,
- *   one waiting and one filling are in memory, whatever arrives.
+ *   one waiting and one filling are in memory, whatever arrives. With
+ *   `prepareOnArrival` it never pauses (items smaller than their message).
+ * - Once prepared, a message is dropped: only its delivery tag is kept for
+ *   settling it, so what it carried is held only as far as its items hold it.
  * - `handle` runs at most `maxConcurrentBatches` batches at once; preparing
  *   the next batch overlaps them (the workers convert batch N+1 while batch N
  *   is written, fsynced and marked done).
@@ -20,7 +23,7 @@
  * - A lost channel voids its deliveries (the broker redelivers them); the
  *   connection comes back by itself.
  */
-import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import type { Logger } from 'pino';
 import { Batcher, type BatchLimits } from '../batching/batcher.js';
 import { TransientError } from '../errors.js';
@@ -53,6 +56,14 @@ export interface BatchingConsumerOptions<Item> {
   /** Called after every (re)connect with the new connection (e.g. to open a publishing channel). */
   readonly onConnected?: (connection: ChannelModel) => Promise<void>;
   readonly onTransientFailure?: (error: TransientError) => void;
+  /**
+   * Prepare every message as it arrives instead of pausing while a closed
+   * batch waits for a handler (default: pause). For a cheap `prepare` whose
+   * items hold less than the message (the stats consumer keeps counter
+   * entries, never the content): raw messages then never pile up while the
+   * handlers are stuck (e.g. retrying), and the prefetch bounds the items.
+   */
+  readonly prepareOnArrival?: boolean;
 }
 
 /** Everything tied to one channel; a reconnect starts a new one (old delivery tags are void). */
@@ -66,7 +77,9 @@ interface ChannelState {
 
 interface Tracked {
   readonly state: ChannelState;
-  readonly message: ConsumeMessage;
+  readonly deliveryTag: number;
+  /** Until prepared; then dropped (settling needs the tag only), so a big content is not held by its acking. */
+  message: ConsumeMessage | undefined;
   remaining: number;
   outcome: 'ack' | 'requeue' | 'reject';
 }
@@ -137,7 +150,7 @@ export class BatchingConsumer<Item> {
     this.batcher.flushNow();
     await this.idle();
     if (state && !state.closed) {
-      for (const tracked of state.outstanding.values()) state.channel.nack(tracked.message, false, true);
+      for (const tracked of state.outstanding.values()) state.channel.nack(byTag(tracked.deliveryTag), false, true);
       state.outstanding.clear();
       await state.channel.close().catch(() => undefined);
     }
@@ -181,18 +194,18 @@ export class BatchingConsumer<Item> {
   }
 
   private receive(state: ChannelState, message: ConsumeMessage): void {
-    const tracked: Tracked = { state, message, remaining: 0, outcome: 'ack' };
+    const tracked: Tracked = { state, deliveryTag: message.fields.deliveryTag, message, remaining: 0, outcome: 'ack' };
     state.outstanding.set(message.fields.deliveryTag, tracked);
     this.toPrepare.push(tracked);
     void this.pump();
   }
 
-  /** Prepares messages in arrival order while no closed batch waits for a handler. */
+  /** Prepares messages in arrival order while no closed batch waits for a handler (whatever waits, with `prepareOnArrival`). */
   private async pump(): Promise<void> {
     if (this.preparing) return;
     this.preparing = true;
     try {
-      while (this.toPrepare.length > 0 && this.closedBatches.length === 0) {
+      while (this.toPrepare.length > 0 && (this.options.prepareOnArrival === true || this.closedBatches.length === 0)) {
         const tracked = this.toPrepare.shift();
         if (!tracked || tracked.state.closed) continue;
         await this.prepareOne(tracked);
@@ -206,9 +219,12 @@ export class BatchingConsumer<Item> {
   }
 
   private async prepareOne(tracked: Tracked): Promise<void> {
+    const { message } = tracked;
+    if (!message) return; // already prepared: a message is prepared once
+    tracked.message = undefined;
     let prepared: PreparedItem<Item>[];
     try {
-      prepared = await this.options.prepare(tracked.message);
+      prepared = await this.options.prepare(message);
     } catch (error) {
       this.options.logger.error({ err: error, queue: this.options.queue }, 'could not prepare a message; rejecting it (dead-lettered where the queue has a dead-letter exchange)');
       this.settle(tracked, REJECT);
@@ -286,27 +302,26 @@ export class BatchingConsumer<Item> {
     if (OUTCOME_RANK[settlement.kind] > OUTCOME_RANK[tracked.outcome]) tracked.outcome = settlement.kind;
     tracked.remaining -= 1;
     if (tracked.remaining > 0) return;
-    const { state, message } = tracked;
-    if (state.closed || !state.outstanding.has(message.fields.deliveryTag)) return;
-    state.outstanding.delete(message.fields.deliveryTag);
+    const { state, deliveryTag } = tracked;
+    if (state.closed || !state.outstanding.has(deliveryTag)) return;
+    state.outstanding.delete(deliveryTag);
     switch (tracked.outcome) {
       case 'ack':
-        this.ack(state, message);
+        this.ack(state, deliveryTag);
         break;
       case 'requeue':
-        state.channel.nack(message, false, true);
+        state.channel.nack(byTag(deliveryTag), false, true);
         break;
       case 'reject':
-        state.channel.nack(message, false, false);
+        state.channel.nack(byTag(deliveryTag), false, false);
         break;
     }
   }
 
   /** A multiple-ack when nothing older is outstanding (covers earlier acked tags too), else a single ack. */
-  private ack(state: ChannelState, message: ConsumeMessage): void {
+  private ack(state: ChannelState, deliveryTag: number): void {
     const oldest = state.outstanding.keys().next();
-    const tag = message.fields.deliveryTag;
-    state.channel.ack(message, oldest.done || oldest.value > tag);
+    state.channel.ack(byTag(deliveryTag), oldest.done || oldest.value > deliveryTag);
   }
 
   private async backoff(ms: number): Promise<void> {
@@ -337,4 +352,13 @@ export class BatchingConsumer<Item> {
       void this.pump();
     });
   }
+}
+
+/**
+ * The message amqplib's `ack` and `nack` are given: they read only
+ * `fields.deliveryTag` (amqplib 0.10 channel_model.js), so settling needs no
+ * content, properties or headers kept.
+ */
+function byTag(deliveryTag: number): Message {
+  return { fields: { deliveryTag } } as Message;
 }

@@ -1,25 +1,38 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../clock.js';
-import { DefinitionError, PingError, RevisionUnavailableError } from '../errors.js';
+import { DefinitionError, PingError } from '../errors.js';
 import { parseHistogramDefinitions } from '../histograms/definitions.js';
 import type { HistogramDefinitions } from '../histograms/types.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { RevisionCacheMetrics, RevisionFetchResult, RevisionLookupTier } from './cache-metrics.js';
+import { estimateDefinitionsBytes } from './definitions-size.js';
+import { RevisionDiskCache, type TrimResult } from './disk-cache.js';
+import { fetchRawFile, TooLargeError, type RawFileAnswer } from './hg-fetch.js';
 import { parseRevisionUrl, revisionKey, type RevisionRef } from './revision-url.js';
 import type { RevisionSource } from './types.js';
 
 const HISTOGRAMS_PATH = 'toolkit/components/telemetry/Histograms.json';
-const CACHE_FILE_NAME = 'Histograms.json';
+// A revision in use in memory marks its disk file used this often, so the
+// disk's LRU order sees it too (memory hits need no disk I/O otherwise).
+const TOUCH_INTERVAL_MS = 60_000;
 
 export interface RevisionCacheOptions {
   /** Mercurial server, e.g. `https://hg.mozilla.org`. */
   hgServer: string;
   /** Disk cache root: `<cacheDir>/<repo>/<rev>/Histograms.json`. */
   cacheDir: string;
-  /** Compiled revisions kept in memory (default 32). */
+  /**
+   * Bound of the compiled revisions in memory, by their estimated heap
+   * (definitions-size.ts; default 96 MiB: 22–30 revisions of 2013, 2.8–3.9
+   * MiB each measured; more would not leave a 256 MiB worker heap room for its batches).
+   */
+  memoryMaxBytes?: number;
+  /** A count bound on top (default: none). */
   memoryEntries?: number;
+  /** Bound of the disk cache's total size, least recently used evicted first (default: none). */
+  diskMaxBytes?: number;
+  /** Counted lookups, fetches and evictions (the workers' Prometheus counters). */
+  metrics?: RevisionCacheMetrics;
   /** Whole request, body included (default 10 s). */
   fetchTimeoutMs?: number;
   /** How long a 404 or invalid file is remembered (default 10 min). */
@@ -50,13 +63,16 @@ export interface RevisionCacheCounters {
   unavailable: number;
 }
 
+interface InMemory {
+  readonly definitions: HistogramDefinitions;
+  readonly bytes: number;
+  touchedAtMs: number;
+}
+
 interface NotFound {
   readonly expiresAtMs: number;
   readonly message: string;
 }
-
-/** The answer was over maxFileBytes: treated like an invalid file. */
-class TooLargeError extends Error {}
 
 /**
  * RevisionSource backed by memory (LRU of compiled definitions), then disk,
@@ -67,13 +83,15 @@ class TooLargeError extends Error {}
  */
 export class RevisionCache implements RevisionSource {
   private readonly hgServer: string;
-  private readonly cacheDir: string;
+  private readonly disk: RevisionDiskCache;
   private readonly fetchTimeoutMs: number;
   private readonly notFoundTtlMs: number;
   private readonly maxFileBytes: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly memory: LRUCache<string, HistogramDefinitions>;
+  private readonly metrics: RevisionCacheMetrics | undefined;
+  private readonly memory: LRUCache<string, InMemory>;
+  private readonly memoryMaxBytes: number;
   private readonly notFound: LRUCache<string, NotFound>;
   private readonly inflight = new Map<string, Promise<HistogramDefinitions>>();
   private readonly stats: RevisionCacheCounters = {
@@ -91,13 +109,25 @@ export class RevisionCache implements RevisionSource {
       throw new TypeError(`hgServer must be an http(s) URL, got "${options.hgServer}"`);
     }
     this.hgServer = options.hgServer.replace(/\/+$/, '');
-    this.cacheDir = path.resolve(options.cacheDir);
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 10_000;
     this.notFoundTtlMs = options.notFoundTtlMs ?? 10 * 60_000;
     this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
-    this.memory = new LRUCache({ max: options.memoryEntries ?? 32 });
+    this.metrics = options.metrics;
+    this.memoryMaxBytes = options.memoryMaxBytes ?? 96 * 1024 * 1024;
+    this.memory = new LRUCache<string, InMemory>({
+      maxSize: this.memoryMaxBytes,
+      sizeCalculation: (entry) => Math.max(1, entry.bytes),
+      ...(options.memoryEntries === undefined ? {} : { max: options.memoryEntries }),
+    });
+    this.disk = new RevisionDiskCache({
+      dir: options.cacheDir,
+      maxBytes: options.diskMaxBytes,
+      clock: this.clock,
+      logger: this.logger,
+      onEvicted: (files, bytes) => this.metrics?.diskEvicted(files, bytes),
+    });
     this.notFound = new LRUCache({ max: options.notFoundEntries ?? 10_000 });
   }
 
@@ -117,12 +147,19 @@ export class RevisionCache implements RevisionSource {
     const cached = this.memory.get(key);
     if (cached !== undefined) {
       this.stats.memoryHits += 1;
-      return cached;
+      this.lookedUp('memory');
+      const nowMs = this.clock.nowMs();
+      if (nowMs - cached.touchedAtMs >= TOUCH_INTERVAL_MS) {
+        cached.touchedAtMs = nowMs;
+        void this.disk.touch(ref);
+      }
+      return cached.definitions;
     }
     const notFound = this.notFound.get(key);
     if (notFound !== undefined) {
       if (this.clock.nowMs() < notFound.expiresAtMs) {
         this.stats.notFoundHits += 1;
+        this.lookedUp('not_found');
         throw new PingError('missing_revision', notFound.message);
       }
       this.notFound.delete(key);
@@ -131,8 +168,19 @@ export class RevisionCache implements RevisionSource {
     if (pending === undefined) {
       pending = this.load(ref, key).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
+    } else {
+      this.lookedUp('inflight');
     }
     return pending;
+  }
+
+  /**
+   * Evicts least recently used files from the disk cache down to
+   * diskMaxBytes (done after each save too); for start-up, when other
+   * processes may have filled the directory. Never rejects.
+   */
+  trimDisk(): Promise<TrimResult> {
+    return this.disk.trim();
   }
 
   /**
@@ -145,7 +193,7 @@ export class RevisionCache implements RevisionSource {
   async getSource(revisionUrl: string): Promise<unknown> {
     await this.get(revisionUrl);
     const ref = parseRevisionUrl(revisionUrl);
-    const text = await readFile(this.cacheFile(ref), 'utf8').catch(() => undefined);
+    const text = await this.disk.read(ref, revisionKey(ref));
     if (text !== undefined) {
       try {
         return JSON.parse(text) as unknown;
@@ -153,11 +201,9 @@ export class RevisionCache implements RevisionSource {
         // Damaged since it was saved: the server has it.
       }
     }
-    return JSON.parse(await this.fetchText(this.fileUrl(ref), revisionKey(ref))) as unknown;
-  }
-
-  private cacheFile(ref: RevisionRef): string {
-    return path.join(this.cacheDir, ...ref.repo.split('/'), ref.revision, CACHE_FILE_NAME);
+    const fetched = await this.fetchText(this.fileUrl(ref), revisionKey(ref));
+    this.metrics?.fetched('ok');
+    return JSON.parse(fetched) as unknown;
   }
 
   private fileUrl(ref: RevisionRef): string {
@@ -165,139 +211,80 @@ export class RevisionCache implements RevisionSource {
   }
 
   private async load(ref: RevisionRef, key: string): Promise<HistogramDefinitions> {
-    const file = this.cacheFile(ref);
-    const fromDisk = await this.readDisk(file, key);
+    const fromDisk = await this.readDisk(ref, key);
     if (fromDisk !== undefined) {
       this.stats.diskHits += 1;
-      this.memory.set(key, fromDisk);
+      this.lookedUp('disk');
+      this.remember(key, fromDisk);
       return fromDisk;
     }
+    this.lookedUp('fetch');
     const url = this.fileUrl(ref);
     const text = await this.fetchText(url, key);
     let definitions: HistogramDefinitions;
     try {
       definitions = parseHistogramDefinitions(text);
     } catch (error) {
-      if (error instanceof DefinitionError) this.rememberNotFound(key, `invalid Histograms.json from ${url}: ${error.message}`);
+      if (error instanceof DefinitionError) this.rememberNotFound(key, `invalid Histograms.json from ${url}: ${error.message}`, 'invalid');
       throw error;
     }
-    await this.saveToDisk(file, text);
-    this.memory.set(key, definitions);
+    this.metrics?.fetched('ok');
+    await this.disk.save(ref, text);
+    this.remember(key, definitions);
     this.logger.info({ revision: key, histograms: definitions.size }, 'fetched Histograms.json');
     return definitions;
   }
 
-  /** The compiled cached file, or undefined when absent, unreadable or invalid (then refetched). */
-  private async readDisk(file: string, key: string): Promise<HistogramDefinitions | undefined> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.logger.warn({ revision: key, file, err: error }, 'cannot read cached Histograms.json; refetching');
-      }
-      return undefined;
+  private remember(key: string, definitions: HistogramDefinitions): void {
+    const bytes = estimateDefinitionsBytes(definitions);
+    // lru-cache would refuse it silently: every ping of it would compile again.
+    if (bytes > this.memoryMaxBytes) {
+      this.logger.warn({ revision: key, bytes, memoryMaxBytes: this.memoryMaxBytes }, 'compiled revision is larger than the whole memory cache; not kept in memory');
+      return;
     }
+    this.memory.set(key, { definitions, bytes, touchedAtMs: this.clock.nowMs() });
+  }
+
+  /** The compiled cached file, or undefined when absent, unreadable or invalid (then refetched). */
+  private async readDisk(ref: RevisionRef, key: string): Promise<HistogramDefinitions | undefined> {
+    const text = await this.disk.read(ref, key);
+    if (text === undefined) return undefined;
     try {
       return parseHistogramDefinitions(text);
     } catch (error) {
       if (!(error instanceof DefinitionError)) throw error;
-      this.logger.warn({ revision: key, file, reason: error.message }, 'ignoring invalid cached Histograms.json');
+      this.logger.warn({ revision: key, file: this.disk.fileOf(ref), reason: error.message }, 'ignoring invalid cached Histograms.json');
       return undefined;
     }
   }
 
-  /** The body of a 2xx answer; throws PingError on 404/410 and RevisionUnavailableError on anything transient. */
+  private lookedUp(tier: RevisionLookupTier): void {
+    this.metrics?.lookup(tier);
+  }
+
+  /** The body of a 2xx answer; throws PingError on 404/410 or a too large file, RevisionUnavailableError on anything transient. */
   private async fetchText(url: string, key: string): Promise<string> {
     this.stats.fetches += 1;
+    let answer: RawFileAnswer;
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(this.fetchTimeoutMs) });
-      if (response.status === 404 || response.status === 410) {
-        await response.body?.cancel();
-        this.rememberNotFound(key, `unknown revision: ${url} answered HTTP ${response.status}`);
-      }
-      if (!response.ok) {
-        await response.body?.cancel();
-        // 5xx, and also 429/403 and other statuses Mercurial does not use for
-        // "no such revision": retrying is safe, filing the ping is not.
-        throw new RevisionUnavailableError(`${url} answered HTTP ${response.status}`);
-      }
-      return await this.readLimited(response);
+      answer = await fetchRawFile(url, { timeoutMs: this.fetchTimeoutMs, maxBytes: this.maxFileBytes });
     } catch (error) {
-      if (error instanceof PingError) throw error;
-      if (error instanceof TooLargeError) {
-        this.rememberNotFound(key, `invalid Histograms.json from ${url}: ${error.message}`);
-      }
+      if (error instanceof TooLargeError) this.rememberNotFound(key, `invalid Histograms.json from ${url}: ${error.message}`, 'invalid');
       this.stats.unavailable += 1;
-      const unavailable =
-        error instanceof RevisionUnavailableError
-          ? error
-          : new RevisionUnavailableError(`cannot fetch ${url}: ${this.describe(error)}`, { cause: error });
-      this.logger.warn({ revision: key, reason: unavailable.message }, 'revision server unavailable');
-      throw unavailable;
+      this.metrics?.fetched('unavailable');
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.warn({ revision: key, reason: message }, 'revision server unavailable');
+      throw error;
     }
+    if (answer.kind === 'gone') this.rememberNotFound(key, `unknown revision: ${url} answered HTTP ${answer.status}`, 'not_found');
+    return answer.text;
   }
 
-  /** Reads the body as UTF-8 text, refusing more than maxFileBytes (never buffers more). */
-  private async readLimited(response: Response): Promise<string> {
-    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-    if (declared > this.maxFileBytes) {
-      await response.body?.cancel();
-      throw new TooLargeError(`Content-Length ${declared} is over ${this.maxFileBytes} bytes`);
-    }
-    if (response.body === null) return '';
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    // undici types the body as ReadableStream<any>; it yields bytes.
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > this.maxFileBytes) {
-        await reader.cancel();
-        throw new TooLargeError(`body is over ${this.maxFileBytes} bytes`);
-      }
-      chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  private rememberNotFound(key: string, message: string): never {
+  private rememberNotFound(key: string, message: string, result: Exclude<RevisionFetchResult, 'ok' | 'unavailable'>): never {
     this.stats.notFound += 1;
+    this.metrics?.fetched(result);
     this.notFound.set(key, { expiresAtMs: this.clock.nowMs() + this.notFoundTtlMs, message });
     this.logger.warn({ revision: key, reason: message }, 'revision not available: missing_revision');
     throw new PingError('missing_revision', message);
-  }
-
-  /**
-   * Atomic save: a unique temp file in the target directory, fsynced, then
-   * renamed, so readers (other workers too) see no file or a whole one. A
-   * failure only costs a refetch later: the definitions are already in hand.
-   */
-  private async saveToDisk(file: string, text: string): Promise<void> {
-    const dir = path.dirname(file);
-    const temp = path.join(dir, `.${CACHE_FILE_NAME}.${process.pid}.${randomUUID()}.tmp`);
-    try {
-      await mkdir(dir, { recursive: true });
-      const handle = await open(temp, 'wx');
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
-    } catch (error) {
-      this.logger.warn({ file, err: error }, 'cannot save Histograms.json to the disk cache');
-      await rm(temp, { force: true }).catch(() => undefined);
-    }
-  }
-
-  private describe(error: unknown): string {
-    if (error instanceof Error && error.name === 'TimeoutError') return `timed out after ${this.fetchTimeoutMs} ms`;
-    if (!(error instanceof Error)) return String(error);
-    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    return `${error.message}${cause}`;
   }
 }

@@ -4,8 +4,23 @@ import { PingError } from '../errors.js';
 export interface RevisionRef {
   /** Repository path on the server, e.g. `releases/mozilla-release`. */
   readonly repo: string;
-  /** Lower-case hex changeset id, e.g. `a55c55edf302`. */
+  /** Changeset id as normalised by normaliseRevisionId, e.g. `a55c55edf302`. */
   readonly revision: string;
+}
+
+/** Length of Mercurial's short changeset ids (`hg log` and hg.mozilla.org's URLs use it). */
+export const SHORT_ID_LENGTH = 12;
+
+/**
+ * The one spelling of a hex changeset id that keys everything (memory, disk
+ * file names, remembered 404s, shared loads, the URL fetched): lower-case,
+ * and cut to the short id when at least that long. Otherwise `ABC…` and
+ * `abc…`, or a 40-digit id and its 12-digit prefix, would each cost a fetch,
+ * a compile and a cache entry for one revision. Shorter ids stay as sent:
+ * the server resolves them as prefixes (or answers 404), as it would have.
+ */
+export function normaliseRevisionId(hex: string): string {
+  return hex.toLowerCase().slice(0, SHORT_ID_LENGTH);
 }
 
 // Longer than any real revision URL by far; keeps junk from becoming cache keys.
@@ -41,8 +56,7 @@ export function parseRevisionUrl(url: unknown): RevisionRef {
   if (segments.length > MAX_REPO_SEGMENTS || !segments.every((segment) => REPO_SEGMENT.test(segment))) {
     return refuse(url, 'the repository path has unsafe or empty components');
   }
-  // Mercurial ids are lower-case hex; one spelling per revision keeps one cache entry.
-  return { repo, revision: revision.toLowerCase() };
+  return { repo, revision: normaliseRevisionId(revision) };
 }
 
 /** The cache key and log label of a revision. */

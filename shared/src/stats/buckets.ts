@@ -10,17 +10,19 @@
 export const MINUTE_MS = 60_000;
 
 export interface Resolution {
-  /** Key segment and API name: `1m`, `10m`, `1h`. */
-  readonly name: '1m' | '10m' | '1h';
+  /** Key segment and API name: `1m`, `10m`, `1h`, `6h`. */
+  readonly name: '1m' | '10m' | '1h' | '6h';
   readonly minutes: number;
 }
 
 export const MINUTE: Resolution = { name: '1m', minutes: 1 };
 export const TEN_MINUTES: Resolution = { name: '10m', minutes: 10 };
 export const HOUR: Resolution = { name: '1h', minutes: 60 };
+export const SIX_HOURS: Resolution = { name: '6h', minutes: 360 };
 /** Coarsest first (the cover tries them in this order). */
-export const ALL_RESOLUTIONS: readonly Resolution[] = [HOUR, TEN_MINUTES, MINUTE];
-export const HOURS_ONLY: readonly Resolution[] = [HOUR];
+export const ALL_RESOLUTIONS: readonly Resolution[] = [SIX_HOURS, HOUR, TEN_MINUTES, MINUTE];
+/** The resolutions kept for the whole retention (counts by value per minute and 10 minutes are not). */
+export const HOURS_ONLY: readonly Resolution[] = [SIX_HOURS, HOUR];
 
 export interface Bucket {
   readonly resolution: Resolution;

@@ -1,12 +1,13 @@
 /**
  * Realtime counters by time bucket and dimension value in Redis (SPEC 6).
  * Writers (the stats consumer, the workers) record pre-aggregated batches,
- * each count going to its minute, 10-minute and hour buckets
+ * each count going to its minute, 10-minute, hour and 6-hour buckets
  * (record-script.ts has the key layout); the stats API reads sums over the
  * few buckets that cover a window (buckets.ts).
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { bucketEndMs, bucketsOfMinute, minuteIndex, type Bucket } from './buckets.js';
+import { bucketEndMs, bucketsOfMinute, HOURS_ONLY, minuteIndex, type Bucket } from './buckets.js';
 import { STATS_DIMENSIONS, type StatsDimension, type StatsValues } from './dimensions.js';
 import { RECORD_SCRIPT } from './record-script.js';
 
@@ -43,7 +44,6 @@ export interface Totals {
 
 export interface ValueCounts {
   received: number;
-  bytes: number;
   persisted: number;
   errors: number;
 }
@@ -59,7 +59,29 @@ export class ScanBudgetExceeded extends Error {
   }
 }
 
-const emptyCounts = (): ValueCounts => ({ received: 0, bytes: 0, persisted: 0, errors: 0 });
+/** Longest value (UTF-8 bytes) a counter key holds: longer ones are cut and tagged with a hash (a 128-byte value costs ~800 B a bucket, a 40-byte one ~350 B). */
+export const MAX_COUNTER_VALUE_BYTES = 40;
+const KEPT_PREFIX_BYTES = MAX_COUNTER_VALUE_BYTES - 9;
+
+/**
+ * The text a value is counted under: itself up to MAX_COUNTER_VALUE_BYTES
+ * bytes; past it, its first characters (up to 31 bytes), `~` and 8 hex digits
+ * of its SHA-1, so distinct long values stay distinct and a dashboard still
+ * shows what they start with.
+ */
+export function counterValue(value: string): string {
+  if (value.length <= MAX_COUNTER_VALUE_BYTES / 3 || Buffer.byteLength(value) <= MAX_COUNTER_VALUE_BYTES) return value;
+  let prefix = '';
+  let bytes = 0;
+  for (const char of value) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > KEPT_PREFIX_BYTES) break;
+    prefix += char;
+  }
+  return `${prefix}~${createHash('sha1').update(value).digest('hex').slice(0, 8)}`;
+}
+
+const emptyCounts = (): ValueCounts => ({ received: 0, persisted: 0, errors: 0 });
 
 export class RedisCounterStore {
   constructor(
@@ -73,10 +95,11 @@ export class RedisCounterStore {
     const { prefix, maxValuesPerHour, retentionMs, detailRetentionMs } = this.options;
     await Promise.all(
       [...byMinute].map(([minute, sums]) => {
-        const args: (string | number)[] = [prefix, maxValuesPerHour];
-        for (const bucket of bucketsOfMinute(minute)) {
+        const buckets = bucketsOfMinute(minute);
+        const args: (string | number)[] = [prefix, maxValuesPerHour, buckets.length];
+        for (const bucket of buckets) {
           const end = bucketEndMs(bucket);
-          const countsRetention = bucket.resolution.name === '1h' ? retentionMs : detailRetentionMs;
+          const countsRetention = HOURS_ONLY.includes(bucket.resolution) ? retentionMs : detailRetentionMs;
           args.push(bucket.resolution.name, bucket.index, end + retentionMs, end + countsRetention);
         }
         args.push(sums.totals.size);
@@ -105,7 +128,7 @@ export class RedisCounterStore {
 
   /**
    * Counts by value of one dimension summed over `buckets`. The hashes' sizes
-   * are read first: past `maxCounters` (fields, four per value at most) it
+   * are read first: past `maxCounters` (fields, three per value at most) it
    * throws ScanBudgetExceeded before reading any of them. Each hash is merged
    * as its reply arrives, so memory holds the sums, not every reply.
    */
@@ -127,14 +150,14 @@ export class RedisCounterStore {
 
   /** Counts of one dimension value for each group of buckets (a time series point each), in order. */
   async seriesOf(dimension: StatsDimension, value: string, points: readonly (readonly Bucket[])[]): Promise<ValueCounts[]> {
-    const fields = [`r:${value}`, `b:${value}`, `p:${value}`, `e:${value}`];
+    const counted = counterValue(value);
+    const fields = [`r:${counted}`, `p:${counted}`, `e:${counted}`];
     return Promise.all(
       points.map(async (buckets) => {
         const sum = emptyCounts();
         const replies = await Promise.all(buckets.map((bucket) => this.redis.hmget(this.key(bucket, `c:${dimension}`), ...fields)));
-        for (const [received, bytes, persisted, errors] of replies) {
+        for (const [received, persisted, errors] of replies) {
           sum.received += Number(received ?? 0);
-          sum.bytes += Number(bytes ?? 0);
           sum.persisted += Number(persisted ?? 0);
           sum.errors += Number(errors ?? 0);
         }
@@ -156,9 +179,6 @@ function addField(out: Map<string, ValueCounts>, field: string, n: number): void
   switch (field.charCodeAt(0)) {
     case 114: // r
       counts.received += n;
-      break;
-    case 98: // b
-      counts.bytes += n;
       break;
     case 112: // p
       counts.persisted += n;
@@ -206,7 +226,7 @@ function aggregateByMinute(entries: readonly CountEntry[]): Map<number, MinuteSu
     for (let d = 0; d < STATS_DIMENSIONS.length; d += 1) {
       const value = entry.values[STATS_DIMENSIONS[d] as StatsDimension];
       // A dimension the entry does not have (a Glean ping has no appName) is not counted.
-      if (value !== undefined) add(sums.values, [kind, d + 1, value], entry.count, bytes);
+      if (value !== undefined) add(sums.values, [kind, d + 1, counterValue(value)], entry.count, bytes);
     }
   }
   return byMinute;

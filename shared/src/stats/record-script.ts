@@ -1,6 +1,6 @@
 /**
  * One Redis round trip records a whole pre-aggregated batch for one minute,
- * into that minute's bucket and its 10-minute and hour rollups at once:
+ * into that minute's bucket and its 10-minute, hour and 6-hour rollups at once:
  * totals per kind, then counts per (kind, dimension, value) — counters are
  * per dimension, never per combination, so a batch costs O(distinct values).
  * Distinct values are capped per dimension and HOUR: a value beyond the cap
@@ -10,14 +10,15 @@
  * same deadline whichever writer touches it, and a late count for a bucket
  * already past it is dropped at once).
  *
- * Keys (r = 1m | 10m | 1h, i = bucket index: minute index / r's minutes):
+ * Keys (r = 1m | 10m | 1h | 6h, i = bucket index: minute index / r's minutes):
  *   <p>:<r>:<i>:t          HASH received, bytes, persisted, error:<type>     (every resolution, STATS_RETENTION)
- *   <p>:<r>:<i>:c:<dim>    HASH r:<value> received, b:<value> bytes received,
- *                               p:<value> persisted, e:<value> errors       (1m, 10m: STATS_DETAIL_RETENTION; 1h: STATS_RETENTION)
+ *   <p>:<r>:<i>:c:<dim>    HASH r:<value> received, p:<value> persisted,
+ *                               e:<value> errors                          (1m, 10m: STATS_DETAIL_RETENTION; 1h, 6h: STATS_RETENTION)
+ *   <p>:<r>:<i>:b:<dim>    HASH <value> bytes received                      (as the counts; apart: queries read counts only)
  *   <p>:1h:<i>:v:<dim>     SET  the hour's admitted values (the cap)
  *
- * ARGV: prefix, cap, then for each of the three buckets of the minute
- * (1h, 10m, 1m): resolution name, index, totals expire-at, counts expire-at;
+ * ARGV: prefix, cap, the number of buckets of the minute, then for each
+ * (6h, 1h, 10m, 1m): resolution name, index, totals expire-at, counts expire-at;
  * then the number of totals entries and those entries (kind, error type,
  * count, bytes); then per dimension value: kind, dimension index (1-based,
  * STATS_DIMENSIONS order), value, count, bytes.
@@ -28,13 +29,15 @@ export const RECORD_SCRIPT = `
 local prefix = ARGV[1]
 local cap = tonumber(ARGV[2])
 local dims = {${STATS_DIMENSIONS.map((d) => `'${d}'`).join(', ')}}
+local nBuckets = tonumber(ARGV[3])
 local buckets = {}
-local i = 3
-for b = 1, 3 do
+local hour
+local i = 4
+for b = 1, nBuckets do
   buckets[b] = { base = prefix .. ':' .. ARGV[i] .. ':' .. ARGV[i + 1], totalsAt = ARGV[i + 2], countsAt = ARGV[i + 3] }
+  if ARGV[i] == '1h' then hour = buckets[b] end
   i = i + 4
 end
-local hour = buckets[1]
 local expireAt = {}
 local admitted = {}
 local function admit(d, value)
@@ -58,7 +61,7 @@ i = i + 1
 for _ = 1, totalsCount do
   local kind = ARGV[i]
   local count = tonumber(ARGV[i + 2])
-  for b = 1, 3 do
+  for b = 1, nBuckets do
     local key = buckets[b].base .. ':t'
     expireAt[key] = buckets[b].totalsAt
     if kind == 'r' then
@@ -78,11 +81,15 @@ while i <= #ARGV do
   local value = admit(d, ARGV[i + 2])
   local count = tonumber(ARGV[i + 3])
   local bytes = tonumber(ARGV[i + 4])
-  for b = 1, 3 do
+  for b = 1, nBuckets do
     local key = buckets[b].base .. ':c:' .. dims[d]
     expireAt[key] = buckets[b].countsAt
     redis.call('HINCRBY', key, kind .. ':' .. value, count)
-    if kind == 'r' then redis.call('HINCRBY', key, 'b:' .. value, bytes) end
+    if kind == 'r' then
+      local byteKey = buckets[b].base .. ':b:' .. dims[d]
+      expireAt[byteKey] = buckets[b].countsAt
+      redis.call('HINCRBY', byteKey, value, bytes)
+    end
   end
   i = i + 5
 end

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { TaskFailedError } from '../errors.js';
 import { runMapTask } from '../map-task.js';
 import { runReduceTask } from '../reduce-task.js';
+import { assertTaskUnderRoots, PathOutsideRootsError, type TaskRoots } from '../task-roots.js';
 import { emptyCounters, type MapTaskSpec, type ReduceTaskSpec, type TaskCounters } from '../tasks.js';
 import { KEEP_COMPLETED, KEEP_FAILED } from './options.js';
 
@@ -59,6 +60,24 @@ export type CancelCheck = (runId: string) => Promise<boolean>;
 async function refuseCancelled(runId: string, isCancelled: CancelCheck): Promise<void> {
   if (await isCancelled(runId)) throw new UnrecoverableError(`run ${runId} was cancelled by its client`);
 }
+/**
+ * A task whose job data names a path outside the worker's roots (task-roots.ts).
+ * Unrecoverable: BullMQ fails it at once, as another try would be refused too.
+ */
+export class TaskPathRefusedError extends UnrecoverableError {
+  constructor(readonly refused: PathOutsideRootsError) {
+    super(refused.message);
+  }
+}
+
+async function refuseOutsideRoots(task: MapTaskSpec | ReduceTaskSpec, roots: TaskRoots): Promise<void> {
+  try {
+    await assertTaskUnderRoots(task, roots);
+  } catch (error) {
+    throw error instanceof PathOutsideRootsError ? new TaskPathRefusedError(error) : error;
+  }
+}
+
 export const reduceJobId = (runId: string, partition: number): string => `${runId}-reduce-${partition}`;
 export const runJobId = (runId: string): string => `${runId}-run`;
 
@@ -82,7 +101,8 @@ function runIdOf(runDir: string): string {
 /** Progress reports of a map job are throttled: each is a Redis round trip and an event. */
 const PROGRESS_INTERVAL_MS = 500;
 
-export async function processMapJob(job: Job<MapJobData>, isCancelled: CancelCheck): Promise<TaskResult> {
+export async function processMapJob(job: Job<MapJobData>, isCancelled: CancelCheck, roots: TaskRoots): Promise<TaskResult> {
+  await refuseOutsideRoots(job.data.task, roots);
   await refuseCancelled(runIdOf(job.data.task.runDir), isCancelled);
   let last = 0;
   const counters = await runMapTask(job.data.task, (progress) => {
@@ -95,15 +115,18 @@ export async function processMapJob(job: Job<MapJobData>, isCancelled: CancelChe
   return { kind: 'map', index: job.data.task.index, counters };
 }
 
-export async function processReduceJob(job: Job<ReduceJobData>, isCancelled: CancelCheck): Promise<TaskResult> {
+export async function processReduceJob(job: Job<ReduceJobData>, isCancelled: CancelCheck, roots: TaskRoots): Promise<TaskResult> {
+  await refuseOutsideRoots(job.data.task, roots);
   await refuseCancelled(runIdOf(job.data.task.runDir), isCancelled);
   return { kind: 'reduce', partition: job.data.task.partition, counters: await runReduceTask(job.data.task) };
 }
 
 /** The parent of a run: see the module comment. */
-export async function processRunJob(job: Job<RunJobData>, token: string | undefined, reduceQueue: Queue, isCancelled: CancelCheck): Promise<RunResult> {
+export async function processRunJob(job: Job<RunJobData>, token: string | undefined, reduceQueue: Queue, isCancelled: CancelCheck, roots: TaskRoots): Promise<RunResult> {
   await refuseCancelled(job.data.runId, isCancelled);
   if (job.data.step === 'reduce' && job.data.reduces.length > 0) {
+    // Each reduce task is checked again when it runs; refusing here keeps a forged run from queueing them at all.
+    for (const task of job.data.reduces) await refuseOutsideRoots(task, roots);
     if (token === undefined) throw new TaskFailedError('a run job needs its lock token to wait for its reduce tasks');
     const parent = { id: job.id ?? '', queue: job.queueQualifiedName };
     await reduceQueue.addBulk(

@@ -3,6 +3,7 @@
  * (the only coordinator) and the queue names, nothing else.
  */
 import { Redis } from 'ioredis';
+import type { TaskRoots } from '../task-roots.js';
 
 export interface DistributedOptions {
   readonly redisUrl: string;
@@ -14,6 +15,12 @@ export interface DistributedOptions {
   readonly attempts: number;
   /** First retry delay, doubled for each further one. */
   readonly backoffMs: number;
+  /**
+   * Where the workers accept job modules, data and run directories. Given, the
+   * client refuses a run outside them before submitting it (the workers would
+   * refuse its tasks anyway); the workers always have theirs (config.ts).
+   */
+  readonly roots?: TaskRoots;
 }
 
 export interface QueueNames {

@@ -9,6 +9,11 @@
  * At start it registers the schedules of the shipped jobs its configuration
  * sets (MAPREDUCE_HISTOGRAM_CRON, MAPREDUCE_DASHBOARD_CRON) and removes the
  * others (schedules.ts).
+ *
+ * A task runs only when its job module, run directory and data directory are
+ * under the worker's roots (MAPREDUCE_*_ROOTS, task-roots.ts): job data is
+ * whatever was added to the queue, so a path outside them fails the task at
+ * once, without retries, and is logged at warn.
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from '@telemetry/shared/logger';
@@ -18,6 +23,7 @@ import {
   processMapJob,
   processReduceJob,
   processRunJob,
+  TaskPathRefusedError,
   type CancelCheck,
   type MapJobData,
   type ReduceJobData,
@@ -52,7 +58,8 @@ export async function startMapreduceWorker(config: MapreduceConfig, logger: Logg
 
   const cancelPrefix = cancelKey(prefix, config.distributed.queue, '');
   const isCancelled: CancelCheck = async (runId) => (await connection.exists(`${cancelPrefix}${runId}`)) === 1;
-  const mapWorker = new Worker<MapJobData>(names.map, (job) => processMapJob(job, isCancelled), {
+  const { roots } = config.distributed;
+  const mapWorker = new Worker<MapJobData>(names.map, (job) => processMapJob(job, isCancelled, roots), {
     ...workerOptions,
     connection: connect('mapreduce-worker-map'),
     concurrency: config.concurrency,
@@ -60,7 +67,9 @@ export async function startMapreduceWorker(config: MapreduceConfig, logger: Logg
   const reduceWorker = new Worker<RunJobData | ReduceJobData>(
     names.reduce,
     (job, token) =>
-      job.data.kind === 'run' ? processRunJob(job as Job<RunJobData>, token, reduceQueue, isCancelled) : processReduceJob(job as Job<ReduceJobData>, isCancelled),
+      job.data.kind === 'run'
+        ? processRunJob(job as Job<RunJobData>, token, reduceQueue, isCancelled, roots)
+        : processReduceJob(job as Job<ReduceJobData>, isCancelled, roots),
     { ...workerOptions, connection: connect('mapreduce-worker-reduce'), concurrency: config.concurrency },
   );
   const scheduleWorker = new Worker(names.schedule, (job) => runScheduled(job.name, config, logger), {
@@ -70,7 +79,14 @@ export async function startMapreduceWorker(config: MapreduceConfig, logger: Logg
   });
   const workers = [mapWorker, reduceWorker, scheduleWorker];
   for (const worker of workers) {
-    worker.on('failed', (job, error) => logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error.message }, 'task failed'));
+    worker.on('failed', (job, error) => {
+      // A refused path is someone's forged (or misconfigured) job, not a failing task: say which path.
+      if (error instanceof TaskPathRefusedError) {
+        logger.warn({ queue: worker.name, jobId: job?.id, kind: error.refused.kind, path: error.refused.refused, roots: error.refused.roots }, 'task refused: path outside the configured roots');
+        return;
+      }
+      logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error.message }, 'task failed');
+    });
     worker.on('error', (error) => logger.error({ queue: worker.name, err: error.message }, 'worker error'));
   }
 
@@ -83,7 +99,7 @@ export async function startMapreduceWorker(config: MapreduceConfig, logger: Logg
     for (const created of connections) created.disconnect();
     throw error;
   }
-  logger.info({ queues: names, prefix, concurrency: config.concurrency, schedules }, 'mapreduce worker started');
+  logger.info({ queues: names, prefix, concurrency: config.concurrency, schedules, roots }, 'mapreduce worker started');
 
   return {
     async stop() {

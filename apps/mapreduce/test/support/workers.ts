@@ -3,11 +3,13 @@
  * a unique key prefix per test; `cleanup` stops them and deletes every key.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { REPO_ROOT } from '../../../../test/support/fixtures.js';
 import { REDIS_URL, uniqueName, waitFor } from '../../../../test/support/services.js';
 import type { DistributedOptions } from '../../src/distributed/options.js';
+import { SHIPPED_JOBS_DIR } from '../../src/task-roots.js';
 
 export interface WorkerProcess {
   readonly child: ChildProcess;
@@ -23,6 +25,7 @@ export interface DistributedEnvironment {
 }
 
 const CLI = path.join(REPO_ROOT, 'cli', 'bin', 'telemetry.js');
+const TEST_JOBS_DIR = path.join(REPO_ROOT, 'apps', 'mapreduce', 'test', 'jobs');
 
 export function distributedEnvironment(label: string): DistributedEnvironment {
   const queue = uniqueName(`mr-${label}`);
@@ -37,6 +40,10 @@ export function distributedEnvironment(label: string): DistributedEnvironment {
     // Short locks: a killed worker's task is taken over within seconds, not 30 s.
     MAPREDUCE_LOCK_DURATION: '2s',
     MAPREDUCE_STALLED_INTERVAL: '1s',
+    // The tests' jobs, data sets and work dirs: the shipped jobs, the test jobs and temp directories.
+    MAPREDUCE_JOB_ROOTS: `${SHIPPED_JOBS_DIR},${TEST_JOBS_DIR}`,
+    MAPREDUCE_DATA_ROOTS: os.tmpdir(),
+    MAPREDUCE_WORK_ROOTS: os.tmpdir(),
     LOG_LEVEL: 'info',
   };
   const workers: WorkerProcess[] = [];

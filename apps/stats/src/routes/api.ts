@@ -36,7 +36,9 @@ export function statsApi(service: StatsService, options: StatsApiOptions): Hono 
     const dimension = parse(dimensionParam, c.req.param('dimension'));
     const { window, top } = parse(dimensionsQuery(options.retentionMs), query(c));
     const answer = await gate.run(`dimensions ${dimension} ${window.ms} ${top}`, () => service.dimensionValues(dimension, window, top));
-    return c.json({ dimension, window: window.text, ...answer });
+    // Where the counts start (the window's first minute, or its hour past the detail retention).
+    c.header('X-Window-Start', new Date(answer.from).toISOString());
+    return c.json({ dimension, window: window.text, values: answer.values });
   });
 
   api.get('/timeseries', async (c) => {
