@@ -22,6 +22,8 @@ const statsEnvSchema = z.object({
   /** Stats queries running at once, and waiting for a turn (past both: 503 + Retry-After). */
   STATS_QUERY_CONCURRENCY: integerField(4, { min: 1, max: 1_000 }),
   STATS_QUERY_QUEUE: integerField(32, { min: 0, max: 100_000 }),
+  /** Values of closed buckets kept parsed for queries (LRU; 0: none, every query reads every bucket). */
+  STATS_QUERY_CACHE_VALUES: integerField(100_000, { min: 0, max: 10_000_000 }),
   /** Live streams (/api/stats/stream) open at once (past it: 503 + Retry-After); they share one summary per second. */
   STATS_MAX_STREAMS: integerField(200, { min: 1, max: 100_000 }),
   /**
@@ -61,7 +63,7 @@ export interface StatsConfig extends OpsConfig {
   readonly redisUrl: string;
   readonly schemaFile: string;
   readonly counters: CounterStoreOptions;
-  readonly queryLimits: { readonly maxScanCounters: number; readonly maxConcurrent: number; readonly maxQueued: number };
+  readonly queryLimits: { readonly maxScanCounters: number; readonly maxConcurrent: number; readonly maxQueued: number; readonly cacheValues: number };
   readonly maxStreams: number;
   readonly prefetch: number;
   readonly batch: { readonly maxSize: number; readonly maxBytes: number; readonly maxWaitMs: number };
@@ -93,7 +95,12 @@ export function parseStatsConfig(env: Env): StatsConfig {
       redisUrl: e.REDIS_URL,
       schemaFile: e.SCHEMA_FILE,
       counters: counterStoreFromEnv(e),
-      queryLimits: { maxScanCounters: e.STATS_QUERY_MAX_COUNTERS, maxConcurrent: e.STATS_QUERY_CONCURRENCY, maxQueued: e.STATS_QUERY_QUEUE },
+      queryLimits: {
+        maxScanCounters: e.STATS_QUERY_MAX_COUNTERS,
+        maxConcurrent: e.STATS_QUERY_CONCURRENCY,
+        maxQueued: e.STATS_QUERY_QUEUE,
+        cacheValues: e.STATS_QUERY_CACHE_VALUES,
+      },
       maxStreams: e.STATS_MAX_STREAMS,
       // A prefetch below the batch size would leave every batch to close on its linger.
       prefetch: Math.max(e.STATS_PREFETCH, e.STATS_BATCH_SIZE),

@@ -11,6 +11,7 @@ import { rabbitmqCheck, redisCheck } from '@telemetry/shared/http/health-checks'
 import { createAppRegistry } from '@telemetry/shared/metrics/registry';
 import { loadDimensionSchema } from '@telemetry/shared/dimensions/schema';
 import { createRedis } from '@telemetry/shared/redis';
+import { ClosedBucketCache } from '@telemetry/shared/stats/bucket-cache';
 import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import { freeDimensionCount, worstCaseBytes } from '@telemetry/shared/stats/memory-bound';
 import { createStatsApp } from './app.js';
@@ -33,6 +34,13 @@ function serverOptions(config: StatsConfig) {
   };
 }
 
+/**
+ * A bucket that ended 2 min ago no longer changes but for a stats backlog;
+ * its parsed counts are kept 60 s, so late counts show within a minute.
+ */
+const CACHE_GRACE_MS = 120_000;
+const CACHE_TTL_MS = 60_000;
+
 export interface RunningStats {
   readonly port: number;
   readonly consumer: StatsConsumer;
@@ -54,6 +62,7 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
 
   const redis = createRedis(config.redisUrl, logger, { name: 'telemetry-stats' });
   const store = new RedisCounterStore(redis, config.counters);
+  const clock = options.clock ?? systemClock;
   const schema = await loadDimensionSchema(config.schemaFile);
   // What an operator sizes Redis for: every bucket at the cap in every dimension clients choose.
   const worstCaseMiB = Math.round(worstCaseBytes(config.counters, freeDimensionCount(schema)) / 2 ** 20);
@@ -76,9 +85,12 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
 
   let closeBoard: (() => Promise<void>) | undefined;
   const app = createStatsApp({
-    service: new StatsService(store, options.clock ?? systemClock, {
+    service: new StatsService(store, clock, {
       detailRetentionMs: config.counters.detailRetentionMs,
       maxScanCounters: config.queryLimits.maxScanCounters,
+      ...(config.queryLimits.cacheValues > 0
+        ? { cache: new ClosedBucketCache({ maxValues: config.queryLimits.cacheValues, ttlMs: CACHE_TTL_MS, graceMs: CACHE_GRACE_MS, nowMs: () => clock.nowMs() }) }
+        : {}),
     }),
     retentionMs: config.counters.retentionMs,
     limits: { queries: config.queryLimits, maxStreams: config.maxStreams },

@@ -9,6 +9,7 @@
  */
 import type { Clock } from '@telemetry/shared/clock';
 import { ALL_RESOLUTIONS, coverMinutes, hourStartMinute, HOURS_ONLY, MINUTE_MS, minuteIndex, type Bucket } from '@telemetry/shared/stats/buckets';
+import type { ClosedBucketCache } from '@telemetry/shared/stats/bucket-cache';
 import { ScanBudgetExceeded, type RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import type { StatsDimension } from '@telemetry/shared/stats/dimensions';
 import { BadRequest } from './errors.js';
@@ -47,6 +48,8 @@ export interface StatsServiceOptions {
   readonly detailRetentionMs: number;
   /** Counters one dimension query may read (STATS_QUERY_MAX_COUNTERS); past it the query is a 400. */
   readonly maxScanCounters: number;
+  /** Parsed counts of closed buckets (none: every query reads every bucket). */
+  readonly cache?: ClosedBucketCache;
 }
 
 export class StatsService {
@@ -83,7 +86,7 @@ export class StatsService {
       resolutions = HOURS_ONLY;
     }
     const buckets = coverMinutes(first, minuteIndex(nowMs), { openEnd: true, resolutions });
-    const counts = await this.store.countsByValue(dimension, buckets, this.options.maxScanCounters).catch((error: unknown) => {
+    const counts = await this.store.countsByValue(dimension, buckets, this.options.maxScanCounters, this.options.cache).catch((error: unknown) => {
       if (error instanceof ScanBudgetExceeded) {
         throw new BadRequest(
           `window ${window.text} of ${dimension} ${error.message} (STATS_QUERY_MAX_COUNTERS): ask for a shorter window`,

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { ClosedBucketCache } from './bucket-cache.js';
 import { bucketEndMs, bucketsOfMinute, HOURS_ONLY, minuteIndex, type Bucket } from './buckets.js';
 import { STATS_DIMENSIONS, type StatsDimension, type StatsValues } from './dimensions.js';
 import { RECORD_SCRIPT } from './record-script.js';
@@ -130,19 +131,32 @@ export class RedisCounterStore {
    * Counts by value of one dimension summed over `buckets`. The hashes' sizes
    * are read first: past `maxCounters` (fields, three per value at most) it
    * throws ScanBudgetExceeded before reading any of them. Each hash is merged
-   * as its reply arrives, so memory holds the sums, not every reply.
+   * as its reply arrives, so memory holds the sums, not every reply. With a
+   * `cache`, closed buckets are read from it, or parsed once into it.
    */
-  async countsByValue(dimension: StatsDimension, buckets: readonly Bucket[], maxCounters: number): Promise<Map<string, ValueCounts>> {
+  async countsByValue(dimension: StatsDimension, buckets: readonly Bucket[], maxCounters: number, cache?: ClosedBucketCache): Promise<Map<string, ValueCounts>> {
     const keys = buckets.map((bucket) => this.key(bucket, `c:${dimension}`));
-    const sizes = await Promise.all(keys.map((key) => this.redis.hlen(key)));
+    const cached = keys.map((key) => cache?.get(key));
+    const sizes = await Promise.all(keys.map((key, k) => cached[k]?.fields ?? this.redis.hlen(key)));
     const scanned = sizes.reduce((a, b) => a + b, 0);
     if (scanned > maxCounters) throw new ScanBudgetExceeded(scanned, maxCounters);
     const out = new Map<string, ValueCounts>();
     await Promise.all(
       keys.map(async (key, k) => {
-        if (sizes[k] === 0) return;
-        const raw = await this.redis.hgetall(key);
-        for (const field in raw) addField(out, field, Number(raw[field]));
+        const hit = cached[k];
+        if (hit) return void mergeCounts(out, hit.counts);
+        const bucket = buckets[k] as Bucket;
+        const closed = cache?.isClosed(bucket) === true;
+        if (sizes[k] === 0 && !closed) return undefined;
+        const raw = sizes[k] === 0 ? {} : await this.redis.hgetall(key);
+        if (!closed) {
+          for (const field in raw) addField(out, field, Number(raw[field]));
+          return undefined;
+        }
+        const counts = new Map<string, ValueCounts>();
+        for (const field in raw) addField(counts, field, Number(raw[field]));
+        cache?.set(key, { counts, fields: sizes[k] ?? 0 });
+        return void mergeCounts(out, counts);
       }),
     );
     return out;
@@ -168,6 +182,20 @@ export class RedisCounterStore {
 
   private key(bucket: Bucket, suffix: string): string {
     return `${this.options.prefix}:${bucket.resolution.name}:${bucket.index}:${suffix}`;
+  }
+}
+
+/** Adds counts (a cached bucket's: never shared with `out`) to `out`. */
+function mergeCounts(out: Map<string, ValueCounts>, counts: ReadonlyMap<string, Readonly<ValueCounts>>): void {
+  for (const [value, c] of counts) {
+    const sum = out.get(value);
+    if (sum) {
+      sum.received += c.received;
+      sum.persisted += c.persisted;
+      sum.errors += c.errors;
+    } else {
+      out.set(value, { received: c.received, persisted: c.persisted, errors: c.errors });
+    }
   }
 }
 
