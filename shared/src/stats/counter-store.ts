@@ -137,7 +137,7 @@ export class RedisCounterStore {
   async countsByValue(dimension: StatsDimension, buckets: readonly Bucket[], maxCounters: number, cache?: ClosedBucketCache): Promise<Map<string, ValueCounts>> {
     const keys = buckets.map((bucket) => this.key(bucket, `c:${dimension}`));
     const cached = keys.map((key) => cache?.get(key));
-    const sizes = await Promise.all(keys.map((key, k) => cached[k]?.fields ?? this.redis.hlen(key)));
+    const sizes = await Promise.all(keys.map(async (key, k) => cached[k]?.fields ?? this.redis.hlen(key)));
     const scanned = sizes.reduce((a, b) => a + b, 0);
     if (scanned > maxCounters) throw new ScanBudgetExceeded(scanned, maxCounters);
     const out = new Map<string, ValueCounts>();
