@@ -14,8 +14,9 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { dockerflowApp, type DockerflowOptions } from '@telemetry/shared/http/dockerflow';
 import { requestDuration, requestDurationHistogram } from '@telemetry/shared/http/request-duration';
-import { BadRequest, Overloaded } from './errors.js';
+import { BadRequest, OverBudget, Overloaded } from './errors.js';
 import { LiveSummary } from './live-summary.js';
+import { queryMetrics } from './query-metrics.js';
 import { QueryGate, type QueryGateLimits } from './query-gate.js';
 import { requestGuards, type RequestGuardOptions } from './request-guard.js';
 import { statsApi } from './routes/api.js';
@@ -58,7 +59,14 @@ export interface StatsAppDependencies {
 
 export function createStatsApp(deps: StatsAppDependencies): Hono {
   const app = new Hono();
+  const live = new LiveSummary({
+    intervalMs: deps.streamIntervalMs ?? 1_000,
+    maxStreams: deps.limits.maxStreams,
+    compute: () => deps.service.summary({ text: '1m', ms: 60_000 }),
+  });
+  const metrics = queryMetrics(deps.registry, () => live.streams);
   app.onError((error, c) => {
+    if (error instanceof OverBudget) metrics.refused('budget');
     if (error instanceof BadRequest) return c.json({ error: error.message }, 400);
     // hono's own answers (basic auth's 401 with WWW-Authenticate, 413): a refused request, not a bug.
     if (error instanceof HTTPException) {
@@ -66,7 +74,10 @@ export function createStatsApp(deps: StatsAppDependencies): Hono {
       return error.getResponse();
     }
     if (error instanceof URIError) return c.json({ error: 'the URL has a malformed percent-encoding' }, 400);
-    if (error instanceof Overloaded) return c.json({ error: error.message }, 503, { 'Retry-After': String(error.retryAfterSeconds) });
+    if (error instanceof Overloaded) {
+      metrics.refused(error.limit);
+      return c.json({ error: error.message }, 503, { 'Retry-After': String(error.retryAfterSeconds) });
+    }
     deps.logger.error({ err: error, path: c.req.path }, 'unhandled stats error');
     return c.json({ error: 'internal error' }, 500);
   });
@@ -74,11 +85,6 @@ export function createStatsApp(deps: StatsAppDependencies): Hono {
   app.use(requestDuration(requestDurationHistogram(deps.registry, 'telemetry_stats')));
   app.use(...requestGuards(deps.hosts ?? { listenHost: '', allowedHosts: [] }));
 
-  const live = new LiveSummary({
-    intervalMs: deps.streamIntervalMs ?? 1_000,
-    maxStreams: deps.limits.maxStreams,
-    compute: () => deps.service.summary({ text: '1m', ms: 60_000 }),
-  });
   app.route('/api/stats', statsApi(deps.service, { retentionMs: deps.retentionMs, gate: new QueryGate(deps.limits.queries), live }));
   app.get('/status', (c) => c.text('OK'));
   app.get('/ready', (c) => (deps.isReady() ? c.text('Ready') : c.text('Not ready', 503)));

@@ -2,7 +2,12 @@
 
 /** A query the API refuses as asked (bad parameters, over its budget): 400 with the message. */
 export class BadRequest extends Error {
-  override readonly name = 'BadRequest';
+  override readonly name: string = 'BadRequest';
+}
+
+/** A dimension query that would read more counters than STATS_QUERY_MAX_COUNTERS: a 400, counted apart. */
+export class OverBudget extends BadRequest {
+  override readonly name = 'OverBudget';
 }
 
 /** Too many queries or streams at once: 503 with Retry-After, the message says which limit. */
@@ -11,6 +16,7 @@ export class Overloaded extends Error {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
+    readonly limit: 'queries' | 'streams',
   ) {
     super(message);
   }

@@ -30,7 +30,7 @@ export class LiveSummary {
   /** Adds a listener called with each tick's JSON; returns its removal. Throws Overloaded at the cap. */
   subscribe(listener: Listener): () => void {
     if (this.listeners.size >= this.options.maxStreams) {
-      throw new Overloaded(`too many live streams (${this.listeners.size}, STATS_MAX_STREAMS)`, 5);
+      throw new Overloaded(`too many live streams (${this.listeners.size}, STATS_MAX_STREAMS)`, 5, 'streams');
     }
     this.listeners.add(listener);
     if (!this.timer) {

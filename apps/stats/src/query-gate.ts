@@ -25,7 +25,7 @@ export class QueryGate {
     if (joined) return joined as Promise<T>;
     if (this.running >= this.limits.maxConcurrent && this.waiting.length >= this.limits.maxQueued) {
       return Promise.reject(
-        new Overloaded(`too many stats queries at once (${this.running} running, ${this.waiting.length} waiting: STATS_QUERY_CONCURRENCY, STATS_QUERY_QUEUE)`, 1),
+        new Overloaded(`too many stats queries at once (${this.running} running, ${this.waiting.length} waiting: STATS_QUERY_CONCURRENCY, STATS_QUERY_QUEUE)`, 1, 'queries'),
       );
     }
     const run = this.slot().then(async () => {

@@ -12,7 +12,7 @@ import { ALL_RESOLUTIONS, coverMinutes, hourStartMinute, HOURS_ONLY, MINUTE_MS, 
 import type { ClosedBucketCache } from '@telemetry/shared/stats/bucket-cache';
 import { ScanBudgetExceeded, type RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import type { StatsDimension } from '@telemetry/shared/stats/dimensions';
-import { BadRequest } from './errors.js';
+import { BadRequest, OverBudget } from './errors.js';
 
 export interface Summary {
   window: string;
@@ -88,9 +88,7 @@ export class StatsService {
     const buckets = coverMinutes(first, minuteIndex(nowMs), { openEnd: true, resolutions });
     const counts = await this.store.countsByValue(dimension, buckets, this.options.maxScanCounters, this.options.cache).catch((error: unknown) => {
       if (error instanceof ScanBudgetExceeded) {
-        throw new BadRequest(
-          `window ${window.text} of ${dimension} ${error.message} (STATS_QUERY_MAX_COUNTERS): ask for a shorter window`,
-        );
+        throw new OverBudget(`window ${window.text} of ${dimension} ${error.message} (STATS_QUERY_MAX_COUNTERS): ask for a shorter window`);
       }
       throw error;
     });

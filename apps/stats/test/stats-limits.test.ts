@@ -23,12 +23,15 @@ describe('stats API limits over real Redis', () => {
   const prefix = uniqueName('stats-limits');
   const redis = new Redis(REDIS_URL);
   const store = new RedisCounterStore(redis, { prefix, retentionMs: 48 * HOUR_MS, detailRetentionMs: 6 * HOUR_MS, maxValuesPerHour: 100 });
+  let registry = new Registry();
+  const refusals = async (reason: string) =>
+    (await registry.getSingleMetric('telemetry_stats_queries_refused_total')?.get())?.values.find((v) => v.labels.reason === reason)?.value;
   const appWith = (service: StatsService, limits: { maxConcurrent: number; maxQueued: number; maxStreams: number }) =>
     createStatsApp({
       service,
       retentionMs: 48 * HOUR_MS,
       logger: silentLogger,
-      registry: new Registry(),
+      registry: (registry = new Registry()),
       isReady: () => true,
       streamIntervalMs: 40,
       limits: { queries: { maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued }, maxStreams: limits.maxStreams },
@@ -67,6 +70,8 @@ describe('stats API limits over real Redis', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('5');
     expect(((await refused.json()) as { error: string }).error).toContain('STATS_MAX_STREAMS');
+    expect(await refusals('streams')).toBe(1);
+    expect((await registry.getSingleMetric('telemetry_stats_streams')?.get())?.values[0]?.value).toBe(5);
 
     const received = await Promise.all(streams.map((stream) => events(stream, 4)));
     for (const list of received) expect(list.length).toBeGreaterThanOrEqual(4);
@@ -91,6 +96,8 @@ describe('stats API limits over real Redis', () => {
     expect(statuses.filter((s) => s === 503)).toHaveLength(4);
     const refused = responses.find((r) => r.status === 503);
     expect(refused?.headers.get('retry-after')).toBe('1');
+    expect(await refusals('queries')).toBe(4);
+    expect(await refusals('budget')).toBe(0);
     // Identical queries in flight share one run and are never refused for it.
     const same = await Promise.all(Array.from({ length: 6 }, async () => app.request('/api/stats/dimensions/appVersion?window=1h')));
     expect(same.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
