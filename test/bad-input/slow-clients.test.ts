@@ -4,36 +4,13 @@
  * garbage instead of HTTP. Each is cut off with an HTTP error or a closed
  * socket, and the gateway keeps answering everyone else.
  */
-import net from 'node:net';
 import { silentLogger } from '@telemetry/shared/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../../apps/gateway/src/config.js';
 import { startGateway, type RunningGateway } from '../../apps/gateway/src/server.js';
 import { createTestEnvironment, topologyEnv, type TestEnvironment } from '../support/services.js';
+import { rawClient } from '../support/raw-client.js';
 
-/** Sends `chunks` one by one, `delayMs` apart; resolves with what came back and when the socket closed. */
-function rawClient(port: number, chunks: string[], delayMs: number): Promise<{ response: string; closedAfterMs: number }> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const socket = net.connect(port, '127.0.0.1');
-    let response = '';
-    let index = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const sendNext = () => {
-      if (socket.destroyed || index >= chunks.length) return;
-      socket.write(chunks[index++] ?? '', () => undefined);
-      timer = setTimeout(sendNext, delayMs);
-    };
-    socket.on('data', (data) => (response += data.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ response, closedAfterMs: Date.now() - started });
-    });
-    socket.on('connect', sendNext);
-    setTimeout(() => reject(new Error('server never closed the connection')), 15_000).unref();
-  });
-}
 
 describe('slow and broken clients', () => {
   let env: TestEnvironment;

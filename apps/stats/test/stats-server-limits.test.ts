@@ -4,40 +4,13 @@
  * keep-alive) cut off slow and idle clients, and a malformed URL, a foreign
  * Host and a text/plain POST get their 4xx over real HTTP as in process.
  */
-import net from 'node:net';
 import { silentLogger } from '@telemetry/shared/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnvironment, REDIS_URL, topologyEnv, uniqueName, type TestEnvironment } from '../../../test/support/services.js';
 import { parseStatsConfig } from '../src/config.js';
 import { startStats, type RunningStats } from '../src/server.js';
+import { rawClient } from '../../../test/support/raw-client.js';
 
-/** Sends `chunks` `delayMs` apart (then nothing); resolves with what came back and when the server closed the socket. */
-function rawClient(port: number, chunks: string[], delayMs: number, giveUpMs = 15_000): Promise<{ response: string; closedAfterMs: number }> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const socket = net.connect(port, '127.0.0.1');
-    let response = '';
-    let index = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const sendNext = () => {
-      if (socket.destroyed || index >= chunks.length) return;
-      socket.write(chunks[index++] ?? '', () => undefined);
-      timer = setTimeout(sendNext, delayMs);
-    };
-    const giveUp = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`the server kept the connection open for ${giveUpMs} ms`));
-    }, giveUpMs);
-    socket.on('data', (data) => (response += data.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      clearTimeout(giveUp);
-      resolve({ response, closedAfterMs: Date.now() - started });
-    });
-    socket.on('connect', sendNext);
-  });
-}
 
 const TOKEN = 'a-very-long-admin-token';
 const AUTH = `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`;
