@@ -330,7 +330,11 @@ describe('npm start (the whole stack, end to end)', () => {
     sending = false;
     await Promise.all(clients);
     // Their output went with the supervisor: what shows they noticed is that they are gone.
-    await waitFor('every process of the stack to exit', () => tree.every(isGone), 10_000 - (Date.now() - killedAt));
+    await waitFor('every process of the stack to exit', () => tree.every(isGone), 10_000 - (Date.now() - killedAt)).catch((error: unknown) => {
+      // Name the stragglers: which app did not notice, or took too long to stop.
+      const left = tree.filter((pid) => !isGone(pid)).map((pid) => `${pid} ${processTitle(pid)}`);
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; still running: ${left.join(', ')}`);
+    });
     console.info(`SIGKILL of the supervisor: ${tree.length} processes gone within ${Date.now() - killedAt} ms; ${accepted.length} pings accepted`);
 
     // The next npm start comes up (ports and writer ids free) and stores everything answered 200.
