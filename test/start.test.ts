@@ -19,7 +19,7 @@ import { resolveEnvFile, shellExports, parseEnvText } from '../scripts/superviso
 import { LineForwarder } from '../scripts/supervisor/line-forwarder.js';
 import { backoffDelayMs, fatalMessage, liveGroupMembers, readProcStat, Supervisor, type AppSpec } from '../scripts/supervisor/supervisor.js';
 import { startHgServer, type HgServer } from './support/hg-server.js';
-import { descendants, npmStart, type NpmStartRun } from './support/process-tree.js';
+import { descendants, npmStart, waitForNpmStart, type NpmStartRun } from './support/process-tree.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { readAllLines } from './support/pipeline.js';
 import { createTestEnvironment, REDIS_URL, topologyEnv, waitFor, type TestEnvironment } from './support/services.js';
@@ -245,14 +245,7 @@ describe('npm start (the whole stack, end to end)', () => {
     const run = npmStart({ ...baseEnv, PATH: systemPath.join(path.delimiter), PORT: String(port), STATS_PORT: String(statsPort) });
     runs.push(run);
     const base = `http://127.0.0.1:${port}`;
-    await waitFor(
-      'the gateway to be ready',
-      async () => {
-        if (run.child.exitCode !== null) throw new Error(`npm start exited early:\n${run.output().slice(-4_000)}`);
-        return (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200;
-      },
-      40_000,
-    );
+    await waitForNpmStart(run, 'the gateway to be ready', `${base}/ready`, 40_000);
 
     const docId = randomUUID();
     const ping = { ver: 2, info: { reason: 'idle-daily', appName: 'Firefox', appUpdateChannel: 'release', appVersion: '23.0.1', appBuildID: '20130814063812' } };
@@ -340,10 +333,7 @@ describe('npm start (the whole stack, end to end)', () => {
     // The next npm start comes up (ports and writer ids free) and stores everything answered 200.
     const again = npmStart(runEnv);
     runs.push(again);
-    await waitFor('the gateway to be ready again', async () => {
-      if (again.child.exitCode !== null) throw new Error(`npm start exited early:\n${again.output().slice(-4_000)}`);
-      return ready();
-    }, 40_000);
+    await waitForNpmStart(again, 'the gateway to be ready again', `${base}/ready`, 40_000);
     const storedIds = async (): Promise<Set<string>> => new Set((await readAllLines(baseEnv.STORAGE_DIR ?? '')).map((l) => l.line.slice(0, l.line.indexOf('\t'))));
     await waitFor(`all ${accepted.length} accepted pings stored`, async () => {
       const ids = await storedIds();

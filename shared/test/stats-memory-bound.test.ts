@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, uniqueName } from '../../test/support/services.js';
+import { deleteKeys, REDIS_URL, uniqueName } from '../../test/support/services.js';
 import { HOUR } from '../src/stats/buckets.js';
 import { counterValue, MAX_COUNTER_VALUE_BYTES, RedisCounterStore, type CountEntry } from '../src/stats/counter-store.js';
 import { worstCaseBytes } from '../src/stats/memory-bound.js';
@@ -21,8 +21,7 @@ describe('counter memory in Redis', () => {
   const redis = new Redis(REDIS_URL);
   const prefix = uniqueName('stats-bound');
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 

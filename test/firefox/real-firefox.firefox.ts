@@ -35,7 +35,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sanitizeDimensionValue } from '@telemetry/shared/dimensions/sanitize';
-import { descendants, npmStart, type NpmStartRun } from '../support/process-tree.js';
+import { descendants, npmStart, waitForNpmStart, type NpmStartRun } from '../support/process-tree.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 import { startHgServer, type HgServer } from '../support/hg-server.js';
 import { readAllLines } from '../support/pipeline.js';
@@ -236,14 +236,7 @@ describe.skipIf(skipReason !== undefined)('a real Firefox ESR against npm start 
     );
     const started = stack;
     const gateway = `http://127.0.0.1:${gatewayPort}`;
-    await waitFor(
-      'npm start: the gateway ready',
-      async () => {
-        if (started.child.exitCode !== null) throw new Error(`npm start exited early:\n${started.output().slice(-4_000)}`);
-        return (await fetch(`${gateway}/ready`).catch(() => undefined))?.status === 200;
-      },
-      120_000,
-    );
+    await waitForNpmStart(started, 'npm start: the gateway ready', `${gateway}/ready`, 120_000);
     await waitFor('npm start: the stats app', async () => (await fetch(`http://127.0.0.1:${statsPort}/status`).catch(() => undefined))?.status === 200, 60_000);
     for (const pid of descendants(started.child.pid ?? 0)) started.pids.add(pid);
 

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { readProcStat } from '../../scripts/supervisor/supervisor.js';
 import { REPO_ROOT } from './fixtures.js';
+import { waitFor } from './services.js';
 
 /** Every live descendant of `root` (by parent pid; zombies left out). */
 export function descendants(root: number): number[] {
@@ -45,4 +46,16 @@ export function npmStart(env: NodeJS.ProcessEnv): NpmStartRun {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   return { child, output: () => text, exited };
+}
+
+/** Waits until `url` answers 200 (e.g. the gateway's /ready); fails at once, with its output, if `npm start` exits first. */
+export async function waitForNpmStart(run: NpmStartRun, what: string, url: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      if (run.child.exitCode !== null) throw new Error(`npm start exited early:\n${run.output().slice(-4_000)}`);
+      return (await fetch(url).catch(() => undefined))?.status === 200;
+    },
+    timeoutMs,
+  );
 }

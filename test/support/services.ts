@@ -75,14 +75,19 @@ export async function createTestEnvironment(label: string, overrides: Partial<To
       await connection.close().catch(() => undefined);
       const redis = new Redis(REDIS_URL);
       try {
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
+        await deleteKeys(redis, prefix);
       } finally {
         redis.disconnect();
       }
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Deletes every Redis key starting with `prefix` (a test's unique prefix: KEYS is fine at test sizes). */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes (then throws with `what`). */

@@ -5,7 +5,8 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export type RefusalReason = 'budget' | 'queries' | 'streams';
+const REFUSAL_REASONS = ['budget', 'queries', 'streams'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export function queryMetrics(registry: Registry, streamsOpen: () => number): { refused(reason: RefusalReason): void } {
   const refused = new Counter({
@@ -14,7 +15,7 @@ export function queryMetrics(registry: Registry, streamsOpen: () => number): { r
     labelNames: ['reason'],
     registers: [registry],
   });
-  for (const reason of ['budget', 'queries', 'streams'] as const) refused.inc({ reason }, 0);
+  for (const reason of REFUSAL_REASONS) refused.inc({ reason }, 0);
   new Gauge({
     name: 'telemetry_stats_streams',
     help: 'Live streams (/api/stats/stream) open',

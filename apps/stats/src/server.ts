@@ -65,8 +65,9 @@ export async function startStats(config: StatsConfig, logger: Logger, options: {
   const clock = options.clock ?? systemClock;
   const schema = await loadDimensionSchema(config.schemaFile);
   // What an operator sizes Redis for: every bucket at the cap in every dimension clients choose.
-  const worstCaseMiB = Math.round(worstCaseBytes(config.counters, freeDimensionCount(schema)) / 2 ** 20);
-  logger.info({ worstCaseMiB, freeDimensions: freeDimensionCount(schema) }, 'realtime counters: Redis memory bound');
+  const freeDimensions = freeDimensionCount(schema);
+  const worstCaseMiB = Math.round(worstCaseBytes(config.counters, freeDimensions) / 2 ** 20);
+  logger.info({ worstCaseMiB, freeDimensions }, 'realtime counters: Redis memory bound');
   const consumer = new StatsConsumer({
     url: config.amqpUrl,
     topology: config.topology,

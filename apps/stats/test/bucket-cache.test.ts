@@ -3,7 +3,7 @@ import { HOUR, MINUTE } from '@telemetry/shared/stats/buckets';
 import { RedisCounterStore, type CountEntry } from '@telemetry/shared/stats/counter-store';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, uniqueName } from '../../../test/support/services.js';
+import { deleteKeys, REDIS_URL, uniqueName } from '../../../test/support/services.js';
 import { StatsService } from '../src/stats-service.js';
 
 const HOUR_MS = 3_600_000;
@@ -14,8 +14,7 @@ describe('closed-bucket cache over real Redis', () => {
   const redis = new Redis(REDIS_URL);
   const prefix = uniqueName('stats-cache');
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 
@@ -23,20 +22,22 @@ describe('closed-bucket cache over real Redis', () => {
     const store = new RedisCounterStore(redis, { prefix, retentionMs: 48 * HOUR_MS, detailRetentionMs: 6 * HOUR_MS, maxValuesPerHour: 100 });
     const cache = new ClosedBucketCache({ maxValues: 1_000, ttlMs: 300, graceMs: 120_000, nowMs: clock.nowMs });
     const service = new StatsService(store, clock, { detailRetentionMs: 6 * HOUR_MS, maxScanCounters: 10_000, cache });
-    const oldAt = Date.now() - 3 * HOUR_MS; // its hour ended over 2 min ago: closed
-    await store.record([received(oldAt, 'old', 2), received(Date.now(), 'new', 1)]);
-    const window = { text: '4h', ms: 4 * HOUR_MS };
+    // Two closed buckets hold 'old' (their hours ended over 2 min ago): a merge adds the second into the sum of the first.
+    const oldAt = Date.now() - 3 * HOUR_MS;
+    const olderAt = Date.now() - 5 * HOUR_MS;
+    await store.record([received(olderAt, 'old', 3), received(oldAt, 'old', 2), received(Date.now(), 'new', 1)]);
+    const window = { text: '6h', ms: 6 * HOUR_MS };
     const counts = async () => Object.fromEntries((await service.dimensionValues('appVersion', window, 10)).values.map((v) => [v.value, v.received]));
-    expect(await counts()).toEqual({ old: 2, new: 1 });
+    expect(await counts()).toEqual({ old: 5, new: 1 });
 
-    // Late counts land in both: the open bucket shows them at once, the closed one after the cache's ttl.
+    // Late counts land in both: the open bucket shows them at once, the closed one after the cache's ttl. Both
+    // answers also show the cached counts were not changed by the previous merge (else 'old' would have grown).
     await store.record([received(oldAt, 'old', 5), received(Date.now(), 'new', 5)]);
-    expect(await counts()).toEqual({ old: 2, new: 6 });
+    expect(await counts()).toEqual({ old: 5, new: 6 });
+    expect(await counts()).toEqual({ old: 5, new: 6 });
     await new Promise((resolve) => setTimeout(resolve, 350));
-    expect(await counts()).toEqual({ old: 7, new: 6 });
-
-    // What the cache hands out is never changed by a merge (two queries over the same closed bucket agree).
-    expect(await counts()).toEqual({ old: 7, new: 6 });
+    expect(await counts()).toEqual({ old: 10, new: 6 });
+    expect(await counts()).toEqual({ old: 10, new: 6 });
   });
 
   it('counts closed buckets as closed only after the grace, and keeps at most maxValues values', () => {

@@ -14,7 +14,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '@telemetry/shared/clock';
 import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
-import { REDIS_URL, uniqueName } from '../../../test/support/services.js';
+import { deleteKeys, REDIS_URL, uniqueName } from '../../../test/support/services.js';
 import { createStatsApp } from '../src/app.js';
 import { isLoopback, mountQueueBoard, QUEUE_BOARD_PATH } from '../src/queue-board.js';
 import { StatsService } from '../src/stats-service.js';
@@ -41,8 +41,7 @@ describe('the MapReduce queue board (bull-board) is never public and never chang
     await Promise.all(closers.splice(0).map((close) => close()));
     const redis = new Redis(REDIS_URL);
     for (const prefix of prefixes.splice(0)) {
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(redis, `${prefix}:`);
     }
     redis.disconnect();
   });

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '@telemetry/shared/clock';
 import { ConfigError } from '@telemetry/shared/config/env';
 import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
-import { REDIS_URL, uniqueName } from '../../../test/support/services.js';
+import { deleteKeys, REDIS_URL, uniqueName } from '../../../test/support/services.js';
 import { createStatsApp } from '../src/app.js';
 import { parseStatsConfig } from '../src/config.js';
 import type { RequestGuardOptions } from '../src/request-guard.js';
@@ -39,8 +39,7 @@ describe('stats request guards', () => {
   });
   afterAll(async () => {
     await rm(dataDir, { recursive: true, force: true });
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 

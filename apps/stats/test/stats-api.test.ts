@@ -6,7 +6,7 @@ import type { StatsValues } from '@telemetry/shared/stats/dimensions';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, uniqueName } from '../../../test/support/services.js';
+import { deleteKeys, REDIS_URL, uniqueName } from '../../../test/support/services.js';
 import { createStatsApp } from '../src/app.js';
 import { StatsService } from '../src/stats-service.js';
 
@@ -51,12 +51,8 @@ describe('stats API over real Redis counters', () => {
     entries.push({ atMs: T0 + 30 * 60_000, kind: 'error', errorType: 'bad_json', values: values('release'), count: 1 });
     await store.record(entries);
   });
-  const deleteKeys = async (keyPrefix: string) => {
-    const keys = await redis.keys(`${keyPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  };
   afterAll(async () => {
-    await deleteKeys(prefix);
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 
@@ -138,7 +134,7 @@ describe('stats API over real Redis counters', () => {
     expect(Object.fromEntries([...laterMinute].map(([v, c]) => [v, c.received]))).toEqual({ v0: 1, OTHER: 1 });
     const nextHour = await capStore.countsByValue('appVersion', [{ resolution: HOUR, index: T0 / HOUR_MS + 1 }], 1_000);
     expect(nextHour.get('new')?.received).toBe(1);
-    await deleteKeys(capPrefix);
+    await deleteKeys(redis, capPrefix);
   });
 
   it('starts a window older than the detail retention at its hour, and says so', async () => {
@@ -161,7 +157,7 @@ describe('stats API over real Redis counters', () => {
     const hourly = await oldService.timeseries('appUpdateChannel', 'release', { text: '4h', ms: 4 * HOUR_MS }, { text: '1h', ms: HOUR_MS });
     expect(hourly.find((p) => p.t === Math.floor(oldAt / HOUR_MS) * HOUR_MS)?.received).toBe(4);
     expect(hourly.reduce((sum, p) => sum + p.received, 0)).toBe(4);
-    await deleteKeys(oldPrefix);
+    await deleteKeys(redis, oldPrefix);
   });
 
   it('refuses a dimension query that would scan more counters than its budget, with a 400 saying why', async () => {

@@ -4,7 +4,7 @@ import { RedisCounterStore } from '@telemetry/shared/stats/counter-store';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, uniqueName } from '../../../test/support/services.js';
+import { deleteKeys, REDIS_URL, uniqueName } from '../../../test/support/services.js';
 import { createStatsApp } from '../src/app.js';
 import { StatsService, type Summary } from '../src/stats-service.js';
 
@@ -37,9 +37,7 @@ describe('stats API limits over real Redis', () => {
       limits: { queries: { maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued }, maxStreams: limits.maxStreams },
     });
   afterAll(async () => {
-    await store.record([{ atMs: Date.now(), kind: 'received', values: {}, count: 1 }]); // something to delete, whatever ran
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 

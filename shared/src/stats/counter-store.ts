@@ -143,20 +143,22 @@ export class RedisCounterStore {
     const out = new Map<string, ValueCounts>();
     await Promise.all(
       keys.map(async (key, k) => {
-        const hit = cached[k];
-        if (hit) return void mergeCounts(out, hit.counts);
-        const bucket = buckets[k] as Bucket;
-        const closed = cache?.isClosed(bucket) === true;
-        if (sizes[k] === 0 && !closed) return undefined;
-        const raw = sizes[k] === 0 ? {} : await this.redis.hgetall(key);
-        if (!closed) {
-          for (const field in raw) addField(out, field, Number(raw[field]));
-          return undefined;
+        let counts = cached[k]?.counts;
+        if (!counts) {
+          const closed = cache?.isClosed(buckets[k] as Bucket) === true;
+          // An open bucket is added straight into the sums; a closed one (an empty one too) is parsed once, for the cache.
+          if (sizes[k] === 0 && !closed) return;
+          const raw = sizes[k] === 0 ? {} : await this.redis.hgetall(key);
+          if (!closed) {
+            for (const field in raw) addField(out, field, Number(raw[field]));
+            return;
+          }
+          const parsed = new Map<string, ValueCounts>();
+          for (const field in raw) addField(parsed, field, Number(raw[field]));
+          cache?.set(key, { counts: parsed, fields: sizes[k] ?? 0 });
+          counts = parsed;
         }
-        const counts = new Map<string, ValueCounts>();
-        for (const field in raw) addField(counts, field, Number(raw[field]));
-        cache?.set(key, { counts, fields: sizes[k] ?? 0 });
-        return void mergeCounts(out, counts);
+        mergeCounts(out, counts);
       }),
     );
     return out;
